@@ -1,0 +1,79 @@
+// Packet sources and sinks: where frames come from (a live interface or a pcap file) and where
+// they go (a pcap file or a live interface through libnet). Live and file sources share one
+// interface, so the engines and `decode` drive both through the same code path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dhcp6/wire.h"
+
+struct pcap;
+typedef struct pcap pcap_t;
+struct pcap_dumper;
+typedef struct pcap_dumper pcap_dumper_t;
+struct libnet_context;
+typedef struct libnet_context libnet_t;
+
+namespace regrelay::capture {
+
+struct Timestamp {
+    int64_t sec = 0;
+    uint32_t nsec = 0;
+};
+
+struct Packet {
+    Timestamp ts;
+    regrelay::Bytes data;    // valid until the next call to next()
+    uint32_t wire_len = 0;   // original length (data may be shorter if truncated by snaplen)
+};
+
+enum class ReadStatus { kPacket, kTimeout, kEnd, kError };
+
+class PacketSource {
+public:
+    virtual ~PacketSource() = default;
+    // Next frame. kTimeout only for live sources (no packet within the read timeout).
+    virtual ReadStatus next(Packet& p) = 0;
+    virtual int linktype() const = 0;
+    virtual std::string name() const = 0;
+    virtual std::string error() const = 0;
+    // A descriptor to poll for readiness, or -1 (file sources).
+    virtual int selectable_fd() const { return -1; }
+    // Interrupts a blocking next() from a signal handler or another thread.
+    virtual void break_loop() {}
+};
+
+// The BPF filter for DHCPv6 over UDP, untagged or behind one or two 802.1Q tags.
+std::string dhcp6_bpf_filter();
+
+struct LiveOptions {
+    std::string filter = dhcp6_bpf_filter();
+    int buffer_bytes = 8 << 20;  // kernel capture buffer
+    int timeout_ms = 100;        // read timeout, so callers can check for shutdown
+    bool inbound_only = true;    // do not see what we send ourselves
+    int snaplen = 65535;
+};
+
+// Opens a live capture. Returns null and sets `err` to one line on failure.
+std::unique_ptr<PacketSource> open_live(const std::string& iface, const LiveOptions& opt, std::string& err);
+// Opens a pcap (or pcapng) file, nanosecond precision. Returns null and sets `err` on failure.
+std::unique_ptr<PacketSource> open_file(const std::string& path, std::string& err);
+
+class PacketSink {
+public:
+    virtual ~PacketSink() = default;
+    // Writes one frame; returns false and keeps the reason in error() on failure.
+    virtual bool write(const Timestamp& ts, regrelay::Bytes frame) = 0;
+    virtual std::string error() const = 0;
+    virtual void flush() {}
+};
+
+// Writes frames to a classic pcap file with nanosecond timestamps.
+std::unique_ptr<PacketSink> open_pcap_writer(const std::string& path, int linktype, std::string& err);
+// Injects whole frames on an interface through libnet (link layer, advanced mode).
+std::unique_ptr<PacketSink> open_injector(const std::string& iface, std::string& err);
+
+}  // namespace regrelay::capture
