@@ -109,6 +109,18 @@ static ParseResult parse_ipv6(Reader& r, Frame& out, bool verify) {
     return {};
 }
 
+// Reads 802.1Q tags following an ethertype field, leaving `ethertype` at the inner one.
+static ParseResult read_vlan_tags(Reader& r, uint16_t& ethertype, Frame& out) {
+    while (is_vlan_tpid(ethertype)) {
+        if (out.n_vlans == kMaxVlanTags) return fail(Drop::kTooManyVlanTags, r.offset() - 2);
+        out.vlan_tpid[out.n_vlans] = ethertype;
+        if (!r.u16(out.vlan_tci[out.n_vlans]) || !r.u16(ethertype)) return fail(Drop::kTruncatedLink, r.offset());
+        ++out.n_vlans;
+    }
+    if (ethertype != kEtherIpv6) return fail(Drop::kNotIpv6, r.offset() - 2);
+    return {};
+}
+
 ParseResult parse(Bytes data, int linktype, Frame& out, bool verify_checksum) {
     out = Frame{};
     Reader r(data);
@@ -118,13 +130,6 @@ ParseResult parse(Bytes data, int linktype, Frame& out, bool verify_checksum) {
             out.has_ethernet = true;
             if (!r.mac(out.dst_mac) || !r.mac(out.src_mac) || !r.u16(ethertype))
                 return fail(Drop::kTruncatedLink, 0);
-            while (is_vlan_tpid(ethertype)) {
-                if (out.n_vlans == kMaxVlanTags) return fail(Drop::kTooManyVlanTags, r.offset() - 2);
-                out.vlan_tpid[out.n_vlans] = ethertype;
-                if (!r.u16(out.vlan_tci[out.n_vlans]) || !r.u16(ethertype)) return fail(Drop::kTruncatedLink, r.offset());
-                ++out.n_vlans;
-            }
-            if (ethertype != kEtherIpv6) return fail(Drop::kNotIpv6, r.offset() - 2);
             break;
         }
         case kLinkLinuxSll: {
@@ -137,17 +142,63 @@ ParseResult parse(Bytes data, int linktype, Frame& out, bool verify_checksum) {
                 out.has_ethernet = true;
                 out.src_mac = MacAddr::from(addr.first(6));
             }
-            if (ethertype != kEtherIpv6) return fail(Drop::kNotIpv6, r.offset() - 2);
+            break;
+        }
+        case kLinkLinuxSll2: {
+            // protocol, reserved, interface index, ARPHRD type, packet type, address length, 8 address bytes
+            uint16_t reserved, hatype;
+            uint32_t ifindex;
+            uint8_t pkttype, halen;
+            Bytes addr;
+            if (!r.u16(ethertype) || !r.u16(reserved) || !r.u32(ifindex) || !r.u16(hatype) || !r.u8(pkttype) ||
+                !r.u8(halen) || !r.bytes(8, addr))
+                return fail(Drop::kTruncatedLink, 0);
+            if (hatype == 1 && halen == 6) {
+                out.has_ethernet = true;
+                out.src_mac = MacAddr::from(addr.first(6));
+            }
             break;
         }
         case kLinkRaw:
         case kLinkIpv6:
             if (r.empty()) return fail(Drop::kTruncatedIpv6, 0);
             if ((data[0] >> 4) != 6) return fail(Drop::kNotIpv6, 0);
-            break;
+            return parse_ipv6(r, out, verify_checksum);
         default: return fail(Drop::kUnsupportedLink, 0);
     }
+    if (ParseResult v = read_vlan_tags(r, ethertype, out); !v.ok()) return v;
     return parse_ipv6(r, out, verify_checksum);
+}
+
+void append_sll2_header(std::vector<uint8_t>& out, uint32_t ifindex, uint8_t pkttype, const MacAddr& mac) {
+    Writer w(out);
+    w.u16(kEtherIpv6);
+    w.u16(0);
+    w.u32(ifindex);
+    w.u16(1);  // ARPHRD_ETHER
+    w.u8(pkttype);
+    w.u8(6);
+    w.mac(mac);
+    w.zeros(2);
+}
+
+bool append_sll2_from_capture(std::vector<uint8_t>& out, uint32_t ifindex, uint8_t pkttype, int linktype,
+                              Bytes frame) {
+    if (linktype == kLinkEthernet) {
+        if (frame.size() < kEthHeaderLen) return false;
+        size_t at = out.size();
+        append_sll2_header(out, ifindex, pkttype, MacAddr::from(frame.subspan(6, 6)));
+        out[at] = frame[12];  // the frame's own ethertype (0x86dd, or 0x8100 before a tag)
+        out[at + 1] = frame[13];
+        out.insert(out.end(), frame.begin() + kEthHeaderLen, frame.end());
+        return true;
+    }
+    if (linktype == kLinkRaw || linktype == kLinkIpv6) {
+        append_sll2_header(out, ifindex, pkttype, MacAddr{});
+        out.insert(out.end(), frame.begin(), frame.end());
+        return true;
+    }
+    return false;
 }
 
 bool build_ipv6(const BuildSpec& s, Bytes payload, std::vector<uint8_t>& out) {

@@ -15,6 +15,7 @@ inline constexpr int kLinkEthernet = 1;     // DLT_EN10MB
 inline constexpr int kLinkRaw = 101;        // LINKTYPE_RAW (IPv4 or IPv6, no link header)
 inline constexpr int kLinkLinuxSll = 113;   // LINKTYPE_LINUX_SLL ("any" device)
 inline constexpr int kLinkIpv6 = 229;       // LINKTYPE_IPV6
+inline constexpr int kLinkLinuxSll2 = 276;  // LINKTYPE_LINUX_SLL2 (interface index and direction)
 
 inline constexpr uint16_t kEtherIpv6 = 0x86dd;
 inline constexpr uint16_t kEtherVlan = 0x8100;
@@ -99,6 +100,21 @@ struct BuildSpec {
 bool build(const BuildSpec& spec, regrelay::Bytes payload, std::vector<uint8_t>& out);
 // Appends an IPv6/UDP packet (no link-layer header) to `out`.
 bool build_ipv6(const BuildSpec& spec, regrelay::Bytes payload, std::vector<uint8_t>& out);
+
+// LINUX_SLL2 packet types (the direction recorded in written captures).
+inline constexpr uint8_t kSllHost = 0;       // to us
+inline constexpr uint8_t kSllMulticast = 2;  // to a multicast group
+inline constexpr uint8_t kSllOutgoing = 4;   // sent by us
+inline constexpr size_t kSll2HeaderLen = 20;
+
+// Appends a LINUX_SLL2 header for an IPv6 packet: interface index, packet type and the
+// sender's MAC (all zero when unknown). The IPv6 packet follows (build_ipv6).
+void append_sll2_header(std::vector<uint8_t>& out, uint32_t ifindex, uint8_t pkttype, const regrelay::MacAddr& mac);
+
+// Appends a captured frame of `linktype` re-framed as LINUX_SLL2 (for captures that mix
+// interfaces and directions). Returns false for link types it cannot re-frame.
+bool append_sll2_from_capture(std::vector<uint8_t>& out, uint32_t ifindex, uint8_t pkttype, int linktype,
+                              regrelay::Bytes frame);
 
 // The Ethernet multicast address for an IPv6 multicast group (RFC 2464 §7): 33:33 + low 32 bits.
 regrelay::MacAddr multicast_mac(const regrelay::Ip6Addr& group);

@@ -1,5 +1,7 @@
 #include "capture/packet_io.h"
 
+#include "capture/frame.h"
+
 #include <libnet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
@@ -15,6 +17,12 @@ std::string dhcp6_bpf_filter() {
 }
 
 namespace {
+
+// The API speaks pcap LINKTYPE_ values (what files store, frame::kLink*); libpcap handles speak
+// DLT_ values and translate when reading or writing a file. The two agree for every link type we
+// use except raw IP: LINKTYPE_RAW is 101 but DLT_RAW is 12 (14 on some BSDs).
+int dlt_to_linktype(int dlt) { return dlt == DLT_RAW ? frame::kLinkRaw : dlt; }
+int linktype_to_dlt(int linktype) { return linktype == frame::kLinkRaw ? DLT_RAW : linktype; }
 
 class PcapSource final : public PacketSource {
 public:
@@ -38,7 +46,7 @@ public:
             default: err_ = pcap_geterr(p_); return ReadStatus::kError;
         }
     }
-    int linktype() const override { return pcap_datalink(p_); }
+    int linktype() const override { return dlt_to_linktype(pcap_datalink(p_)); }
     std::string name() const override { return name_; }
     std::string error() const override { return err_; }
     int selectable_fd() const override { return live_ ? pcap_get_selectable_fd(p_) : -1; }
@@ -89,6 +97,11 @@ std::unique_ptr<PacketSource> open_live(const std::string& iface, const LiveOpti
             return nullptr;
         }
         pcap_freecode(&prog);
+    }
+    if (opt.nonblocking && pcap_setnonblock(p, 1, ebuf) != 0) {
+        err = iface + ": " + ebuf;
+        pcap_close(p);
+        return nullptr;
     }
     return std::make_unique<PcapSource>(p, iface, true);
 }
@@ -150,7 +163,7 @@ private:
 }  // namespace
 
 std::unique_ptr<PacketSink> open_pcap_writer(const std::string& path, int linktype, std::string& err) {
-    pcap_t* dead = pcap_open_dead_with_tstamp_precision(linktype, 65535, PCAP_TSTAMP_PRECISION_NANO);
+    pcap_t* dead = pcap_open_dead_with_tstamp_precision(linktype_to_dlt(linktype), 65535, PCAP_TSTAMP_PRECISION_NANO);
     if (!dead) {
         err = path + ": cannot create pcap writer";
         return nullptr;

@@ -55,6 +55,7 @@ struct LiveOptions {
     int timeout_ms = 100;        // read timeout, so callers can check for shutdown
     bool inbound_only = true;    // do not see what we send ourselves
     int snaplen = 65535;
+    bool nonblocking = false;    // next() returns kTimeout at once when nothing is queued
 };
 
 // Opens a live capture. Returns null and sets `err` to one line on failure.

@@ -5,5 +5,7 @@ namespace regrelay::cli {
 // Each subcommand takes the arguments after its name (argv[0] is the subcommand name) and
 // returns the process exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.
 int decode_main(int argc, char** argv);
+int relay_main(int argc, char** argv);
+int replay_main(int argc, char** argv);
 
 }  // namespace regrelay::cli

@@ -22,6 +22,8 @@ bool format_frame(std::string& out, const capture::Packet& p, int linktype, Form
     ++st.frames;
     frame::Frame f;
     frame::ParseResult pr = frame::parse(p.data, linktype, f);
+    // A bad checksum stops parse() before it sets the payload; parse again unverified to show it.
+    if (pr.drop == frame::Drop::kBadUdpChecksum) frame::parse(p.data, linktype, f, false);
     bool udp_ok = pr.ok() || pr.drop == frame::Drop::kBadUdpChecksum;
     if (!udp_ok) {
         // Only frames that reached UDP can be told to be DHCPv6; anything else is not ours,
@@ -82,7 +84,11 @@ bool format_frame(std::string& out, const capture::Packet& p, int linktype, Form
         out += " at offset " + std::to_string(pr.offset) + "]\n";
         return true;
     }
-    if (f.has_ethernet && fmt == Format::kVerbose) out += f.src_mac.str() + " > " + f.dst_mac.str() + " ";
+    if (f.has_ethernet && fmt == Format::kVerbose) {
+        // Cooked captures (SLL, SLL2) record only the sender's MAC.
+        out += f.src_mac.str();
+        out += linktype == frame::kLinkEthernet ? " > " + f.dst_mac.str() + " " : " ";
+    }
     for (size_t i = 0; i < f.n_vlans; ++i) out += "vlan " + std::to_string(f.vlan_id(i)) + " ";
     out += f.src.str() + '.' + std::to_string(f.sport) + " > " + f.dst.str() + '.' + std::to_string(f.dport) + ": ";
     if (!pr.ok()) out += "[bad udp checksum] ";

@@ -69,7 +69,8 @@ int decode_main(int argc, char** argv) {
     }
     if (!file.empty()) {
         int lt = src->linktype();
-        if (lt != frame::kLinkEthernet && lt != frame::kLinkLinuxSll && lt != frame::kLinkRaw && lt != frame::kLinkIpv6) {
+        if (lt != frame::kLinkEthernet && lt != frame::kLinkLinuxSll && lt != frame::kLinkRaw && lt != frame::kLinkIpv6 &&
+            lt != frame::kLinkLinuxSll2) {
             std::fprintf(stderr, "regrelay decode: %s: unsupported link type %d\n", file.c_str(), lt);
             return 2;
         }

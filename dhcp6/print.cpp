@@ -14,6 +14,27 @@ std::string quoted_or_hex(Bytes b) {
     return "0x" + hex(b);
 }
 
+// Text from the packet, for a terminal: printable ASCII as is ('"' and '\\' escaped), any other
+// byte as \xNN, so a packet cannot inject control sequences or fake lines.
+std::string escaped(std::string_view text) {
+    std::string s;
+    s.reserve(text.size());
+    for (char ch : text) {
+        unsigned char c = static_cast<unsigned char>(ch);
+        if (c == '"' || c == '\\') {
+            s += '\\';
+            s += ch;
+        } else if (c >= 0x20 && c <= 0x7e) {
+            s += ch;
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            s += buf;
+        }
+    }
+    return s;
+}
+
 std::string xid_str(uint32_t xid) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "0x%06x", xid);
@@ -130,7 +151,7 @@ std::string option_value(const Option& o, bool* nested) {
             return s + "]";
         }
         case opt::kElapsedTime:
-            if (o.data.size() == 2) return std::to_string(o.data[0] << 8 | o.data[1]) + "0 ms";
+            if (o.data.size() == 2) return std::to_string((o.data[0] << 8 | o.data[1]) * 10) + " ms";  // 1/100 s units
             break;
         case opt::kRelayMsg:
             if (nested) *nested = true;
@@ -138,7 +159,7 @@ std::string option_value(const Option& o, bool* nested) {
         case opt::kStatusCode: {
             auto s = as_status_code(o);
             if (!s) return bad(s.error());
-            return std::to_string(s->code) + " \"" + std::string(s->message) + "\"";
+            return std::to_string(s->code) + " \"" + escaped(s->message) + "\"";
         }
         case opt::kInterfaceId: {
             auto id = as_interface_id(o);
@@ -153,7 +174,7 @@ std::string option_value(const Option& o, bool* nested) {
         case opt::kClientFqdn: {
             auto f = as_client_fqdn(o);
             if (!f) return bad(f.error());
-            return "flags " + std::to_string(f->flags) + " name \"" + f->name + "\"";
+            return "flags " + std::to_string(f->flags) + " name \"" + escaped(f->name) + "\"";
         }
         case opt::kClientLinkLayerAddr: {
             auto ll = as_client_link_layer(o);

@@ -1,0 +1,174 @@
+#include "capture/udp_socket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace regrelay::capture {
+
+UdpSocket::~UdpSocket() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool UdpSocket::open(uint16_t port, int rcvbuf_bytes, std::string& err) {
+    fd_ = ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (fd_ < 0) {
+        err = std::string("socket: ") + strerror(errno);
+        return false;
+    }
+    int one = 1, zero = 0;
+    setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#ifdef IPV6_MULTICAST_ALL
+    // Receive only groups this socket joined (none): client multicasts are read by capture.
+    setsockopt(fd_, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero, sizeof zero);
+#endif
+    setsockopt(fd_, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof zero);
+    if (rcvbuf_bytes > 0) {
+        // SO_RCVBUFFORCE passes net.core.rmem_max when we may (root); else the capped size.
+        if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf_bytes, sizeof rcvbuf_bytes) != 0)
+            setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof rcvbuf_bytes);
+        setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &rcvbuf_bytes, sizeof rcvbuf_bytes);
+    }
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(port);
+    sa.sin6_addr = in6addr_any;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+        err = "bind [::]:" + std::to_string(port) + ": " + strerror(errno);
+        ::close(fd_);
+        fd_ = -1;
+        return false;
+    }
+    rx_bufs_.resize(kBatch * kBufSize);
+    return true;
+}
+
+size_t UdpSocket::recv_batch(std::vector<Datagram>& out, size_t max) {
+    out.clear();
+    if (max > kBatch) max = kBatch;
+    mmsghdr msgs[kBatch];
+    iovec iov[kBatch];
+    sockaddr_in6 from[kBatch];
+    alignas(cmsghdr) char ctl[kBatch][CMSG_SPACE(sizeof(in6_pktinfo))];
+    for (size_t i = 0; i < max; ++i) {
+        iov[i] = {rx_bufs_.data() + i * kBufSize, kBufSize};
+        msgs[i].msg_hdr = {};
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_control = ctl[i];
+        msgs[i].msg_hdr.msg_controllen = sizeof ctl[i];
+    }
+    int n = ::recvmmsg(fd_, msgs, unsigned(max), MSG_DONTWAIT, nullptr);
+    if (n <= 0) return 0;
+    for (int i = 0; i < n; ++i) {
+        Datagram d;
+        d.peer = Ip6Addr::from({from[i].sin6_addr.s6_addr, 16});
+        d.peer_port = ntohs(from[i].sin6_port);
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+            if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+                in6_pktinfo pi;
+                std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                d.local = Ip6Addr::from({pi.ipi6_addr.s6_addr, 16});
+                d.ifindex = pi.ipi6_ifindex;
+            }
+        }
+        d.data = {rx_bufs_.data() + size_t(i) * kBufSize, msgs[i].msg_len};
+        out.push_back(d);
+    }
+    return size_t(n);
+}
+
+size_t UdpSocket::send_batch(const std::vector<Datagram>& in) {
+    size_t sent = 0;
+    while (sent < in.size()) {
+        size_t n = std::min(kBatch, in.size() - sent);
+        mmsghdr msgs[kBatch];
+        iovec iov[kBatch];
+        sockaddr_in6 to[kBatch];
+        alignas(cmsghdr) char ctl[kBatch][CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
+        for (size_t i = 0; i < n; ++i) {
+            const Datagram& d = in[sent + i];
+            to[i] = {};
+            to[i].sin6_family = AF_INET6;
+            to[i].sin6_port = htons(d.peer_port);
+            std::memcpy(to[i].sin6_addr.s6_addr, d.peer.b.data(), 16);
+            if (d.peer.is_link_local() || (d.peer.is_multicast() && (d.peer.b[1] & 0x0f) <= 2))
+                to[i].sin6_scope_id = d.ifindex;
+            iov[i] = {const_cast<uint8_t*>(d.data.data()), d.data.size()};
+            msgs[i].msg_hdr = {};
+            msgs[i].msg_hdr.msg_name = &to[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof to[i];
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            size_t clen = 0;
+            if (d.ifindex || !d.local.is_unspecified()) {
+                cmsghdr* c = reinterpret_cast<cmsghdr*>(ctl[i]);
+                c->cmsg_level = IPPROTO_IPV6;
+                c->cmsg_type = IPV6_PKTINFO;
+                c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+                in6_pktinfo pi{};
+                std::memcpy(pi.ipi6_addr.s6_addr, d.local.b.data(), 16);
+                pi.ipi6_ifindex = d.ifindex;
+                std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+                clen += CMSG_SPACE(sizeof(in6_pktinfo));
+            }
+            if (d.hop_limit) {
+                cmsghdr* c = reinterpret_cast<cmsghdr*>(ctl[i] + clen);
+                c->cmsg_level = IPPROTO_IPV6;
+                c->cmsg_type = IPV6_HOPLIMIT;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                int hl = d.hop_limit;
+                std::memcpy(CMSG_DATA(c), &hl, sizeof hl);
+                clen += CMSG_SPACE(sizeof(int));
+            }
+            if (clen) {
+                msgs[i].msg_hdr.msg_control = ctl[i];
+                msgs[i].msg_hdr.msg_controllen = clen;
+            }
+        }
+        int r = ::sendmmsg(fd_, msgs, unsigned(n), 0);
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                // Socket buffer full: wait until it drains rather than drop.
+                fd_set w;
+                FD_ZERO(&w);
+                FD_SET(fd_, &w);
+                timeval tv{0, 100000};
+                if (::select(fd_ + 1, nullptr, &w, nullptr, &tv) > 0) continue;
+            }
+            // Skip the datagram that failed (e.g. no route) and go on with the rest.
+            last_error_ = strerror(errno);
+            ++send_errors_;
+            ++sent;
+            continue;
+        }
+        sent += size_t(r);
+    }
+    return sent;
+}
+
+int join_multicast(const Ip6Addr& group, unsigned ifindex, std::string& err) {
+    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (fd < 0) {
+        err = std::string("socket: ") + strerror(errno);
+        return -1;
+    }
+    ipv6_mreq mr{};
+    std::memcpy(mr.ipv6mr_multiaddr.s6_addr, group.b.data(), 16);
+    mr.ipv6mr_interface = ifindex;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof mr) != 0) {
+        err = "join " + group.str() + ": " + strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+}  // namespace regrelay::capture

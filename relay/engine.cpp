@@ -1,0 +1,189 @@
+#include "relay/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace regrelay::relay {
+
+using namespace regrelay::dhcp6;
+
+std::string_view drop_name(Drop d) {
+    switch (d) {
+        case Drop::kNone: return "none";
+        case Drop::kBadFrame: return "bad-frame";
+        case Drop::kBadUdpChecksum: return "bad-udp-checksum";
+        case Drop::kFragment: return "ipv6-fragment";
+        case Drop::kNotServerPort: return "not-server-port";
+        case Drop::kNotForUs: return "not-for-us";
+        case Drop::kTruncated: return "truncated";
+        case Drop::kServerMessage: return "server-message-from-client";
+        case Drop::kHopLimit: return "hop-limit";
+        case Drop::kMalformedRelay: return "malformed-relay";
+        case Drop::kTooBig: return "too-big";
+        case Drop::kNotRelayReply: return "not-relay-reply";
+        case Drop::kNoRelayMessage: return "no-relay-message";
+        case Drop::kUnknownInterface: return "unknown-interface";
+        case Drop::kBadPeerAddress: return "bad-peer-address";
+        case Drop::kCount_: break;
+    }
+    return "unknown";
+}
+
+Engine::Engine(Config cfg) : cfg_(std::move(cfg)), counters_(cfg_.ports.size() + 1) {
+    for (auto& p : cfg_.ports)
+        if (p.interface_id.empty()) p.interface_id.assign(p.name.begin(), p.name.end());
+}
+
+bool Engine::is_local(const Ip6Addr& a) const {
+    return std::find(cfg_.local_addresses.begin(), cfg_.local_addresses.end(), a) != cfg_.local_addresses.end();
+}
+
+void Engine::on_client_frame(int port, Bytes data, int linktype, Actions& out) {
+    out.clear();
+    out.port = port;
+    ++counters_[slot(port)].received;
+    frame::Frame f;
+    frame::ParseResult pr = frame::parse(data, linktype, f, cfg_.verify_udp_checksum);
+    if (!pr.ok()) {
+        out.frame_drop = pr.drop;
+        drop(port,
+             pr.drop == frame::Drop::kBadUdpChecksum ? Drop::kBadUdpChecksum
+             : pr.drop == frame::Drop::kFragment     ? Drop::kFragment
+                                                     : Drop::kBadFrame,
+             out);
+        return;
+    }
+    if (f.has_ethernet) out.client_mac = f.src_mac;
+    out.peer = f.src;
+    if (!f.payload.empty()) out.msg_type = f.payload[0];
+    if (f.dport != kPortServer) return drop(port, Drop::kNotServerPort, out);
+    if (f.dst.is_multicast() ? (f.dst != kAllDhcpRelayAgentsAndServers && f.dst != kAllDhcpServers) : !is_local(f.dst))
+        return drop(port, Drop::kNotForUs, out);
+    forward(port, f, out);
+}
+
+void Engine::forward(int port, const frame::Frame& f, Actions& out) {
+    const ClientPort& cp = cfg_.ports[size_t(port)];
+    Bytes msg = f.payload;
+    if (msg.size() < kClientHeaderLen) return drop(port, Drop::kTruncated, out);
+    const uint8_t type = msg[0];
+    out.msg_type = type;
+    out.message = msg;
+    if (is_server_to_client_type(type)) return drop(port, Drop::kServerMessage, out);
+
+    uint8_t hop = 0;
+    Ip6Addr link = cp.link_address;
+    const bool from_relay = type == msg::kRelayForw;
+    if (from_relay) {
+        // RFC 8415 §19.1.2: a Relay-forward from another relay agent (an LDRA included).
+        if (msg.size() < kRelayHeaderLen) return drop(port, Drop::kMalformedRelay, out);
+        OptionIter it(msg.subspan(kRelayHeaderLen));
+        Option o;
+        while (it.next(o)) {
+        }
+        if (it.failed()) return drop(port, Drop::kMalformedRelay, out);
+        if (msg[1] >= kHopCountLimit) return drop(port, Drop::kHopLimit, out);
+        hop = uint8_t(msg[1] + 1);
+        if (f.src.is_routable_unicast()) link = Ip6Addr{};
+    } else {
+        // RFC 8415 §19.1.1 and RFC 7283: any other client message, known type or not.
+        out.xid = uint32_t(msg[1]) << 16 | uint32_t(msg[2]) << 8 | msg[3];
+    }
+    out.hop_count = hop;
+
+    const bool add_lladdr = !from_relay && cfg_.client_link_layer && f.has_ethernet;
+    const bool add_ifid = cfg_.always_interface_id || link.is_unspecified();
+    size_t total = kRelayHeaderLen + (add_ifid ? kOptionHeaderLen + cp.interface_id.size() : 0) +
+                   (cfg_.remote_id ? kOptionHeaderLen + 4 + cfg_.remote_id->id.size() : 0) +
+                   (add_lladdr ? kOptionHeaderLen + 8 : 0) + kOptionHeaderLen + msg.size();
+    if (msg.size() > 0xffff || total > 0xffff - frame::kUdpHeaderLen) return drop(port, Drop::kTooBig, out);
+
+    out.payload.reserve(total);
+    Writer w(out.payload);
+    write_relay_header(w, msg::kRelayForw, hop, link, f.src);
+    if (add_ifid) write_interface_id(w, cp.interface_id);
+    if (cfg_.remote_id) write_remote_id(w, cfg_.remote_id->enterprise, cfg_.remote_id->id);
+    if (add_lladdr) write_client_link_layer(w, f.src_mac);
+    w.option(opt::kRelayMsg, msg);  // the received bytes, verbatim
+
+    if (cfg_.servers.empty()) {
+        out.sends.push_back(Send{kAllDhcpServers, kPortServer, kUpstream, kMulticastHopLimit});
+    } else {
+        for (const auto& s : cfg_.servers) out.sends.push_back(Send{s, kPortServer, kUpstream, 0});
+    }
+    auto& c = counters_[slot(port)];
+    ++c.forwarded;
+    if (type == msg::kAddrRegInform) ++c.addr_reg_inform;
+}
+
+void Engine::on_server_datagram(const Ip6Addr& src, uint16_t sport, Bytes payload, Actions& out) {
+    (void)src;
+    (void)sport;
+    out.clear();
+    ++counters_[slot(kUpstream)].received;
+    if (payload.empty()) return drop(kUpstream, Drop::kTruncated, out);
+    out.msg_type = payload[0];
+    if (payload[0] != msg::kRelayRepl) return drop(kUpstream, Drop::kNotRelayReply, out);
+    auto rr = decode_relay(payload);
+    if (!rr) return drop(kUpstream, Drop::kMalformedRelay, out);
+    const Option* rm = rr->relay_msg();
+    if (!rm) return drop(kUpstream, Drop::kNoRelayMessage, out);
+    if (rm->data.empty()) return drop(kUpstream, Drop::kMalformedRelay, out);
+    out.hop_count = rr->hop_count;
+    out.peer = rr->peer_address;
+
+    // RFC 8415 §19.2: the link is named by Interface-ID if present, else by link-address.
+    int port = kUpstream;
+    if (const Option* ifid = find_option(rr->options, opt::kInterfaceId)) {
+        for (size_t i = 0; i < cfg_.ports.size(); ++i) {
+            const auto& id = cfg_.ports[i].interface_id;
+            if (id.size() == ifid->data.size() && std::equal(id.begin(), id.end(), ifid->data.begin())) {
+                port = int(i);
+                break;
+            }
+        }
+    } else if (!rr->link_address.is_unspecified()) {
+        for (size_t i = 0; i < cfg_.ports.size(); ++i)
+            if (cfg_.ports[i].link_address == rr->link_address) {
+                port = int(i);
+                break;
+            }
+    }
+    if (port == kUpstream) return drop(kUpstream, Drop::kUnknownInterface, out);
+    out.port = port;
+
+    Bytes inner = rm->data;
+    out.msg_type = inner[0];
+    out.message = inner;
+    if (!is_relay_type(inner[0]) && inner.size() >= kClientHeaderLen)
+        out.xid = uint32_t(inner[1]) << 16 | uint32_t(inner[2]) << 8 | inner[3];
+    const Ip6Addr& peer = rr->peer_address;
+    if (peer.is_unspecified() || peer.is_multicast() || peer.is_loopback())
+        return drop(port, Drop::kBadPeerAddress, out);
+
+    out.payload.assign(inner.begin(), inner.end());  // unchanged (RFC 8415 §19.2)
+    const uint16_t dport = inner[0] == msg::kRelayRepl ? kPortServer : kPortClient;
+    out.sends.push_back(Send{peer, dport, port, 0});
+    auto& c = counters_[slot(port)];
+    ++c.replied;
+    if (inner[0] == msg::kAddrRegReply) ++c.addr_reg_reply;
+}
+
+std::string Engine::counters_report() const {
+    std::string s;
+    for (size_t i = 0; i <= cfg_.ports.size(); ++i) {
+        const PortCounters& c = counters_[i];
+        s += i == cfg_.ports.size() ? std::string("upstream") : cfg_.ports[i].name;
+        s += ": received " + std::to_string(c.received) + " forwarded " + std::to_string(c.forwarded) +
+             " replied " + std::to_string(c.replied) + " addr-reg-inform " + std::to_string(c.addr_reg_inform) +
+             " addr-reg-reply " + std::to_string(c.addr_reg_reply);
+        std::string drops;
+        for (size_t d = 1; d < c.drops.size(); ++d)
+            if (c.drops[d]) drops += " " + std::string(drop_name(Drop(d))) + "=" + std::to_string(c.drops[d]);
+        s += drops.empty() ? " drops none" : " drops" + drops;
+        s += '\n';
+    }
+    return s;
+}
+
+}  // namespace regrelay::relay

@@ -1,0 +1,146 @@
+// The relay engine (RFC 8415 §19, RFC 6939, RFC 7283, RFC 9686 §4.2.1). Pure: a frame or
+// datagram, the port it arrived on and the time in; datagrams to send and counted drops out.
+// It keeps no per-client state: nothing learnt from any packet outlives the call.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "capture/frame.h"
+#include "dhcp6/dhcp6.h"
+
+namespace regrelay::relay {
+
+// Every reason a packet is not relayed. Each has a counter per port.
+enum class Drop : uint8_t {
+    kNone = 0,
+    kBadFrame,               // not a well-formed IPv6/UDP frame (see frame::Drop)
+    kBadUdpChecksum,         // UDP checksum wrong or zero
+    kFragment,               // IPv6 fragment: not reassembled
+    kNotServerPort,          // client side: not addressed to UDP port 547
+    kNotForUs,               // client side: a unicast to an address that is not ours
+    kTruncated,              // shorter than a DHCPv6 header
+    kServerMessage,          // client side: Advertise, Reply, Reconfigure, Relay-reply, ADDR-REG-REPLY
+    kHopLimit,               // Relay-forward already at the hop-count limit (8)
+    kMalformedRelay,         // a relay message shorter than its header or with broken options
+    kTooBig,                 // the Relay-forward would not fit in one option 9 / datagram
+    kNotRelayReply,          // server side: anything but a Relay-reply
+    kNoRelayMessage,         // Relay-reply without option 9
+    kUnknownInterface,       // Relay-reply naming no interface of ours
+    kBadPeerAddress,         // Relay-reply whose peer-address cannot be sent to
+    kCount_
+};
+std::string_view drop_name(Drop d);
+
+struct ClientPort {
+    std::string name;           // interface name, e.g. "eth1"
+    std::vector<uint8_t> interface_id;  // option 18 value: the interface name unless configured
+    Ip6Addr link_address;       // global or ULA address of the link, or :: when it has none
+    MacAddr mac;                // our MAC on this port (for written captures)
+    Ip6Addr link_local;         // our link-local address on this port (for written captures)
+};
+
+struct RemoteIdConfig {
+    uint32_t enterprise = 0;
+    std::vector<uint8_t> id;
+};
+
+struct Config {
+    std::vector<ClientPort> ports;
+    std::vector<Ip6Addr> servers;       // unicast destinations; empty: ff05::1:3 upstream
+    Ip6Addr source_address;             // upstream source; :: lets the kernel choose
+    std::vector<Ip6Addr> local_addresses;  // our unicast addresses: client-side unicasts to these are relayed
+    bool always_interface_id = false;   // --interface-id
+    bool client_link_layer = true;      // option 79 (off with --no-client-link-layer)
+    // Verify UDP checksums of captured client frames. Live capture sees frames from local
+    // veth/tap peers before their offloaded checksum is filled in, so live mode turns it off.
+    bool verify_udp_checksum = true;
+    std::optional<RemoteIdConfig> remote_id;
+};
+
+inline const Ip6Addr kAllDhcpRelayAgentsAndServers = {{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2}};
+inline const Ip6Addr kAllDhcpServers = {{0xff, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 3}};
+inline constexpr uint8_t kMulticastHopLimit = 8;  // RFC 8415 §19.1
+inline constexpr int kUpstream = -1;  // port index meaning "the server side"
+
+// One datagram to send. Its payload is Actions::payload (one payload per input packet).
+struct Send {
+    Ip6Addr dst;
+    uint16_t dport = dhcp6::kPortServer;
+    int port = kUpstream;     // client port index to send on, or kUpstream
+    uint8_t hop_limit = 0;    // 0: the system default
+};
+
+// What the engine decided about one input packet. Reused across calls (keeps its capacity).
+struct Actions {
+    std::vector<uint8_t> payload;  // the datagram body for every Send
+    std::vector<Send> sends;
+    Drop drop = Drop::kNone;
+    frame::Drop frame_drop = frame::Drop::kNone;  // detail of kBadFrame
+
+    // What was relayed, for logs (valid until the input buffer is reused).
+    uint8_t msg_type = 0;    // the relayed message's type (inner message for replies)
+    uint32_t xid = 0;        // its transaction id, when it has one
+    Ip6Addr peer;            // peer-address
+    std::optional<MacAddr> client_mac;
+    int port = kUpstream;    // the client port involved
+    uint8_t hop_count = 0;   // hop-count written (forward) or read (reply)
+    Bytes message;           // the client or server message relayed (a view of the input)
+
+    void clear() {
+        payload.clear();
+        sends.clear();
+        drop = Drop::kNone;
+        frame_drop = frame::Drop::kNone;
+        msg_type = 0;
+        xid = 0;
+        peer = {};
+        client_mac.reset();
+        port = kUpstream;
+        hop_count = 0;
+        message = {};
+    }
+};
+
+// Per-port counters. Index kUpstream is stored at the end of the vector.
+struct PortCounters {
+    uint64_t received = 0;
+    uint64_t forwarded = 0;  // Relay-forwards sent upstream (one per input, whatever the server count)
+    uint64_t replied = 0;    // messages unwrapped and sent to a client
+    uint64_t addr_reg_inform = 0;
+    uint64_t addr_reg_reply = 0;
+    std::array<uint64_t, size_t(Drop::kCount_)> drops{};
+};
+
+class Engine {
+public:
+    explicit Engine(Config cfg);
+
+    // A frame captured on client port `port` (index into Config::ports).
+    void on_client_frame(int port, Bytes frame, int linktype, Actions& out);
+    // A UDP datagram received on the server-side socket from src:sport.
+    void on_server_datagram(const Ip6Addr& src, uint16_t sport, Bytes payload, Actions& out);
+
+    const Config& config() const { return cfg_; }
+    // Counters of a client port, or of the server side for kUpstream.
+    const PortCounters& counters(int port) const { return counters_[slot(port)]; }
+    std::string counters_report() const;
+
+private:
+    size_t slot(int port) const { return port == kUpstream ? cfg_.ports.size() : size_t(port); }
+    void drop(int port, Drop d, Actions& out) {
+        out.drop = d;
+        ++counters_[slot(port)].drops[size_t(d)];
+    }
+    bool is_local(const Ip6Addr& a) const;
+    void forward(int port, const frame::Frame& f, Actions& out);
+
+    Config cfg_;
+    std::vector<PortCounters> counters_;
+};
+
+}  // namespace regrelay::relay

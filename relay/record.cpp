@@ -1,0 +1,97 @@
+#include "relay/record.h"
+
+#include <spdlog/spdlog.h>
+
+namespace regrelay::relay {
+
+void Recorder::write(const capture::Timestamp& ts) {
+    if (!sink_.write(ts, buf_)) ++errors_;
+}
+
+void Recorder::received_frame(const capture::Timestamp& ts, int p, int linktype, Bytes frame) {
+    buf_.clear();
+    if (!frame::append_sll2_from_capture(buf_, port(p).ifindex, frame::kSllMulticast, linktype, frame)) {
+        ++errors_;
+        return;
+    }
+    write(ts);
+}
+
+void Recorder::received_datagram(const capture::Timestamp& ts, const capture::Datagram& d) {
+    buf_.clear();
+    frame::append_sll2_header(buf_, d.ifindex ? d.ifindex : upstream_.ifindex, frame::kSllHost, MacAddr{});
+    frame::BuildSpec s;
+    s.src = d.peer;
+    s.dst = d.local;
+    s.sport = d.peer_port;
+    s.dport = dhcp6::kPortServer;
+    s.hop_limit = 64;  // not reported by the socket
+    if (!frame::build_ipv6(s, d.data, buf_)) {
+        ++errors_;
+        return;
+    }
+    write(ts);
+}
+
+void Recorder::sent(const capture::Timestamp& ts, const Actions& a) {
+    for (const Send& snd : a.sends) {
+        const RecordPort& rp = port(snd.port);
+        buf_.clear();
+        frame::append_sll2_header(buf_, rp.ifindex, frame::kSllOutgoing, rp.mac);
+        frame::BuildSpec s;
+        s.src = rp.source;
+        s.dst = snd.dst;
+        s.sport = dhcp6::kPortServer;
+        s.dport = snd.dport;
+        s.hop_limit = snd.hop_limit ? snd.hop_limit : (snd.dst.is_multicast() ? 1 : 64);
+        if (!frame::build_ipv6(s, a.payload, buf_)) {
+            ++errors_;
+            continue;
+        }
+        write(ts);
+    }
+}
+
+static std::string port_name(const Config& cfg, int p) {
+    return p == kUpstream ? std::string("upstream") : cfg.ports[size_t(p)].name;
+}
+
+void log_actions(const Config& cfg, const Actions& a) {
+    using namespace regrelay::dhcp6;
+    if (a.drop != Drop::kNone) {
+        if (spdlog::should_log(spdlog::level::debug)) {
+            std::string why(drop_name(a.drop));
+            if (a.drop == Drop::kBadFrame) why += std::string("/") + std::string(frame::drop_name(a.frame_drop));
+            spdlog::debug("drop {} on {}: {} from {}{}", msg_type_label(a.msg_type), port_name(cfg, a.port), why,
+                          a.peer.str(), a.client_mac ? " mac " + a.client_mac->str() : std::string());
+        }
+        return;
+    }
+    const bool forward = a.sends.empty() || a.sends.front().port == kUpstream;
+    if (forward && a.msg_type == msg::kAddrRegInform && spdlog::should_log(spdlog::level::info)) {
+        // The registration trail: address, MAC, DUID and interface, one line each.
+        std::string duid = "-", addr = a.peer.str();
+        if (auto m = decode_client(a.message)) {
+            if (const Option* o = find_option(m->options, opt::kClientId)) duid = hex(o->data);
+            if (const Option* o = find_option(m->options, opt::kIaAddr))
+                if (auto ia = as_ia_addr(*o)) addr = ia->addr.str();
+        }
+        spdlog::info("ADDR-REG-INFORM address {} mac {} duid {} interface {} source {} xid 0x{:06x}", addr,
+                     a.client_mac ? a.client_mac->str() : std::string("-"), duid, port_name(cfg, a.port),
+                     a.peer.str(), a.xid);
+    }
+    if (spdlog::should_log(spdlog::level::debug)) {
+        std::string dst;
+        for (const Send& s : a.sends) dst += (dst.empty() ? "" : ",") + s.dst.str();
+        if (forward)
+            spdlog::debug("relay-forward {} xid 0x{:06x} peer {} mac {} interface {} hop {} to {}",
+                          msg_type_label(a.msg_type), a.xid, a.peer.str(),
+                          a.client_mac ? a.client_mac->str() : std::string("-"), port_name(cfg, a.port), a.hop_count,
+                          dst);
+        else
+            spdlog::debug("relay-reply {} xid 0x{:06x} to {} port {} interface {}", msg_type_label(a.msg_type), a.xid,
+                          a.peer.str(), a.sends.front().dport, port_name(cfg, a.port));
+    }
+}
+
+}  // namespace regrelay::relay
