@@ -110,7 +110,9 @@ std::unique_ptr<PacketSource> open_file(const std::string& path, std::string& er
     char ebuf[PCAP_ERRBUF_SIZE] = {};
     pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, ebuf);
     if (!p) {
-        err = path + ": " + ebuf;
+        // libpcap names the file itself in some messages ("x.pcap: No such file or directory").
+        std::string msg = ebuf;
+        err = msg.rfind(path + ":", 0) == 0 ? msg : path + ": " + msg;
         return nullptr;
     }
     return std::make_unique<PcapSource>(p, path, false);
