@@ -1,4 +1,5 @@
 // `regrelay relay` (live) and `regrelay replay` (a capture through the same engine).
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <fstream>
@@ -179,6 +180,10 @@ int relay_main(int argc, char** argv) {
             opt.upstream_ifindex = up->index;
         }
         opt.engine.local_addresses = capture::host_addresses();
+        const Ip6Addr& sa = opt.engine.source_address;
+        if (!sa.is_unspecified() && std::find(opt.engine.local_addresses.begin(), opt.engine.local_addresses.end(),
+                                              sa) == opt.engine.local_addresses.end())
+            fail("source-address", sa.str() + ": not an address of this host");
         opt.write_path = a.write;
         return relay::run_daemon(std::move(opt));
     } catch (const UsageError& e) {
@@ -198,6 +203,10 @@ int replay_main(int argc, char** argv) {
         if (!a.write.empty()) fail("write", "is for live mode; replay writes to --out");
         setup_logging(a.log_level);
         relay::Config cfg = build_config(a, vm, false, nullptr);
+        // The replayed relay's own addresses: its link-addresses and its source address.
+        for (const auto& p : cfg.ports)
+            if (!p.link_address.is_unspecified()) cfg.local_addresses.push_back(p.link_address);
+        if (!cfg.source_address.is_unspecified()) cfg.local_addresses.push_back(cfg.source_address);
         relay::ReplayStats st;
         std::string err, counters;
         int rc = relay::run_replay(cfg, a.in, a.out, st, err, &counters);
