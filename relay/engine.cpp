@@ -87,24 +87,18 @@ void Engine::forward(int port, const frame::Frame& f, Actions& out) {
         if (f.src.is_routable_unicast()) link = Ip6Addr{};
     } else {
         // RFC 8415 §19.1.1 and RFC 7283: any other client message, known type or not.
-        out.xid = uint32_t(msg[1]) << 16 | uint32_t(msg[2]) << 8 | msg[3];
+        out.xid = xid_of(msg);
     }
     out.hop_count = hop;
 
-    const bool add_lladdr = !from_relay && cfg_.client_link_layer && f.has_ethernet;
-    const bool add_ifid = cfg_.always_interface_id || link.is_unspecified();
-    size_t total = kRelayHeaderLen + (add_ifid ? kOptionHeaderLen + cp.interface_id.size() : 0) +
-                   (cfg_.remote_id ? kOptionHeaderLen + 4 + cfg_.remote_id->id.size() : 0) +
-                   (add_lladdr ? kOptionHeaderLen + 8 : 0) + kOptionHeaderLen + msg.size();
-    if (msg.size() > 0xffff || total > 0xffff - frame::kUdpHeaderLen) return drop(port, Drop::kTooBig, out);
-
-    out.payload.reserve(total);
-    Writer w(out.payload);
-    write_relay_header(w, msg::kRelayForw, hop, link, f.src);
-    if (add_ifid) write_interface_id(w, cp.interface_id);
-    if (cfg_.remote_id) write_remote_id(w, cfg_.remote_id->enterprise, cfg_.remote_id->id);
-    if (add_lladdr) write_client_link_layer(w, f.src_mac);
-    w.option(opt::kRelayMsg, msg);  // the received bytes, verbatim
+    RelayForward rf;
+    rf.hop_count = hop;
+    rf.link_address = link;
+    rf.peer_address = f.src;
+    if (cfg_.always_interface_id || link.is_unspecified()) rf.interface_id = cp.interface_id;
+    if (cfg_.remote_id) rf.remote_id = &*cfg_.remote_id;
+    if (!from_relay && cfg_.client_link_layer && f.has_ethernet) rf.client_mac = f.src_mac;
+    if (!build_relay_forward(rf, msg, out.payload)) return drop(port, Drop::kTooBig, out);
 
     if (cfg_.servers.empty()) {
         out.sends.push_back(Send{kAllDhcpServers, kPortServer, kUpstream, kMulticastHopLimit});
@@ -155,8 +149,7 @@ void Engine::on_server_datagram(const Ip6Addr& src, uint16_t sport, Bytes payloa
     Bytes inner = rm->data;
     out.msg_type = inner[0];
     out.message = inner;
-    if (!is_relay_type(inner[0]) && inner.size() >= kClientHeaderLen)
-        out.xid = uint32_t(inner[1]) << 16 | uint32_t(inner[2]) << 8 | inner[3];
+    out.xid = xid_of(inner);
     const Ip6Addr& peer = rr->peer_address;
     if (peer.is_unspecified() || peer.is_multicast() || peer.is_loopback())
         return drop(port, Drop::kBadPeerAddress, out);

@@ -12,6 +12,7 @@
 
 #include "capture/frame.h"
 #include "dhcp6/dhcp6.h"
+#include "relay/relay_msg.h"
 
 namespace regrelay::relay {
 
@@ -42,11 +43,6 @@ struct ClientPort {
     Ip6Addr link_address;       // global or ULA address of the link, or :: when it has none
     MacAddr mac;                // our MAC on this port (for written captures)
     Ip6Addr link_local;         // our link-local address on this port (for written captures)
-};
-
-struct RemoteIdConfig {
-    uint32_t enterprise = 0;
-    std::vector<uint8_t> id;
 };
 
 struct Config {
