@@ -7,5 +7,6 @@ namespace regrelay::cli {
 int decode_main(int argc, char** argv);
 int relay_main(int argc, char** argv);
 int replay_main(int argc, char** argv);
+int snoop_main(int argc, char** argv);
 
 }  // namespace regrelay::cli

@@ -2,13 +2,12 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "capture/netif.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "relay/daemon.h"
 #include "relay/replay.h"
 
@@ -17,12 +16,6 @@ namespace po = boost::program_options;
 namespace regrelay::cli {
 
 namespace {
-
-struct UsageError {
-    std::string msg;
-};
-
-[[noreturn]] void fail(const std::string& opt, const std::string& why) { throw UsageError{"--" + opt + " " + why}; }
 
 Ip6Addr parse_addr(const std::string& opt, const std::string& text) {
     auto a = Ip6Addr::parse(text);
@@ -59,15 +52,6 @@ po::options_description relay_options(RelayArgs& a, bool replay) {
             ("out", po::value(&a.out), "output capture (LINUX_SLL2) of what the relay would send");
     d.add_options()("help,h", "show this help");
     return d;
-}
-
-void setup_logging(const std::string& level) {
-    auto lvl = spdlog::level::from_str(level);
-    if (lvl == spdlog::level::off && level != "off") fail("log-level", "'" + level + "': not a level");
-    auto logger = spdlog::stderr_color_mt("regrelay");
-    spdlog::set_default_logger(logger);
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
-    spdlog::set_level(lvl);
 }
 
 // Builds the engine configuration shared by live mode and replay.
@@ -138,27 +122,6 @@ relay::Config build_config(const RelayArgs& a, const po::variables_map& vm, bool
     return cfg;
 }
 
-// Parses the command line and the --config file. Returns false after printing help.
-bool parse(int argc, char** argv, po::options_description& desc, po::variables_map& vm, RelayArgs& a) {
-    try {
-        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-        po::notify(vm);
-        if (!a.config.empty()) {
-            std::ifstream f(a.config);
-            if (!f) fail("config", a.config + ": cannot open");
-            po::store(po::parse_config_file(f, desc), vm);
-            po::notify(vm);
-        }
-    } catch (const po::error& e) {
-        throw UsageError{e.what()};
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return false;
-    }
-    return true;
-}
-
 }  // namespace
 
 int relay_main(int argc, char** argv) {
@@ -166,7 +129,7 @@ int relay_main(int argc, char** argv) {
     auto desc = relay_options(a, false);
     try {
         po::variables_map vm;
-        if (!parse(argc, argv, desc, vm, a)) return 0;
+        if (!parse_args(argc, argv, desc, vm, a.config)) return 0;
         setup_logging(a.log_level);
         relay::DaemonOptions opt;
         opt.engine = build_config(a, vm, true, &opt.port_ifindex);
@@ -197,7 +160,7 @@ int replay_main(int argc, char** argv) {
     auto desc = relay_options(a, true);
     try {
         po::variables_map vm;
-        if (!parse(argc, argv, desc, vm, a)) return 0;
+        if (!parse_args(argc, argv, desc, vm, a.config)) return 0;
         if (a.in.empty()) fail("in", "is required: the capture to replay");
         if (a.out.empty()) fail("out", "is required: where to write what the relay sends");
         if (!a.write.empty()) fail("write", "is for live mode; replay writes to --out");

@@ -68,6 +68,8 @@ inline constexpr size_t kMaxRelayDepth = 32;    // decoding stops here: "nesting
 
 inline constexpr uint16_t kPortClient = 546;
 inline constexpr uint16_t kPortServer = 547;
+inline const Ip6Addr kAllDhcpRelayAgentsAndServers = {{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2}};
+inline const Ip6Addr kAllDhcpServers = {{0xff, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 3}};
 
 // Name of a message type ("SOLICIT", "ADDR-REG-INFORM", ...); empty for an unknown number.
 std::string_view msg_type_name(uint8_t type);

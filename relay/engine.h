@@ -58,8 +58,8 @@ struct Config {
     std::optional<RemoteIdConfig> remote_id;
 };
 
-inline const Ip6Addr kAllDhcpRelayAgentsAndServers = {{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2}};
-inline const Ip6Addr kAllDhcpServers = {{0xff, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 3}};
+using dhcp6::kAllDhcpRelayAgentsAndServers;
+using dhcp6::kAllDhcpServers;
 inline constexpr uint8_t kMulticastHopLimit = 8;  // RFC 8415 §19.1
 inline constexpr int kUpstream = -1;  // port index meaning "the server side"
 
