@@ -187,10 +187,12 @@ int run_daemon(DaemonOptions opt) {
                 out.clear();
                 size_t used = 0;
                 for (const auto& d : in) {
-                    // Client-side unicasts to our address also reach this socket; capture has them.
+                    // Client-side unicasts to our address also reach this socket; capture has them
+                    // (and drops a Relay-reply there as server-message-from-client: unwrapping it
+                    // here too would let anyone on a client link send forged replies to clients).
                     bool on_client_port = false;
                     for (unsigned idx : opt.port_ifindex) on_client_port |= idx == d.ifindex;
-                    if (on_client_port && !d.data.empty() && d.data[0] != dhcp6::msg::kRelayRepl) continue;
+                    if (on_client_port) continue;
                     Actions& a = acts[used++];
                     if (rec) rec->received_datagram(now(), d);
                     engine.on_server_datagram(d.peer, d.peer_port, d.data, a);

@@ -111,9 +111,9 @@ void Engine::forward(int port, const frame::Frame& f, Actions& out) {
 }
 
 void Engine::on_server_datagram(const Ip6Addr& src, uint16_t sport, Bytes payload, Actions& out) {
-    (void)src;
     (void)sport;
     out.clear();
+    out.peer = src;  // the sending server, until the Relay-reply names the peer
     ++counters_[slot(kUpstream)].received;
     if (payload.empty()) return drop(kUpstream, Drop::kTruncated, out);
     out.msg_type = payload[0];
