@@ -253,7 +253,8 @@ protected:
 
 TEST_F(RelayEngineTest, SolicitExactBytes) {
     Engine e(base_config());
-    e.on_client_frame(0, eth_frame(kSolicit), frame::kLinkEthernet, a);
+    const V in = eth_frame(kSolicit);  // Actions::message is a view of it: keep it alive
+    e.on_client_frame(0, in, frame::kLinkEthernet, a);
     ASSERT_EQ(a.drop, Drop::kNone) << relay::drop_name(a.drop);
     // Relay-forward (12), hop 0, link-address 2001:db8:1::1, peer-address fe80::ff:feaa:1,
     // option 79 (Ethernet, 02:00:00:aa:00:01), option 9 with the Solicit.

@@ -1,0 +1,515 @@
+#!/usr/bin/python3
+"""`regrelay relay` live, in network namespaces:
+
+    client ns --veth-- relay ns --veth-- server ns
+    2001:db8:1::100    2001:db8:1::1 | 2001:db8:ffff::2    2001:db8:ffff::1
+
+    relay_live_test.py REGRELAY GROUP
+
+GROUP is one of:
+  forward  Solicit (link-local source), ADDR-REG-INFORM (global source) and an unknown type (200)
+           reach the server as Relay-forward hop 0, link-address 2001:db8:1::1, peer-address = the
+           IPv6 source, option 79 = the client's MAC, option 9 = the client's bytes; the server's
+           Relay-replies (ADDR-REG-REPLY to 2001:db8:1::100, Advertise to the link-local) reach the
+           client unchanged on port 546
+  drops    hop-count 8 Relay-forward and a client-sent Advertise are not relayed and are counted
+           (SIGUSR1 and exit counters); a downstream relay's hop-count 3 Relay-forward is relayed
+           with hop 4, link-address :: and Interface-ID, and the reply comes back to it on port 547;
+           a unicast to the relay's address is relayed once; a Relay-reply from the client link is
+           dropped, not unwrapped; SIGTERM exits 0 promptly
+  pcap     the --write capture holds the client frames received and the Relay-forwards sent,
+           read back by `regrelay decode --json` and by tshark
+  nostate  100,000 distinct clients (MACs, link-locals; bursts of 200 frames at 8,000/s) through the
+           relay: RSS stays within 1 MiB of RSS after a 10,000-client warm-up (no per-client state),
+           and >= 99% of the clients reach the server
+
+Exits 0 when every check passes, 1 otherwise, 77 (skip) when not root.
+"""
+
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lib  # noqa: E402
+from lib import (ADDR_REG_INFORM, ADDR_REG_REPLY, ADVERTISE, OPT_CLIENT_LINKLAYER, OPT_CLIENTID,  # noqa: E402
+                 OPT_ELAPSED, OPT_IA_NA, OPT_INTERFACE_ID, OPT_RELAY_MSG, OPT_SERVERID, RELAY_FORW, RELAY_REPL,
+                 REPLY, SOLICIT, client_msg, duid_ll, find_opts, ia_addr, opt, parse_options, parse_relay,
+                 relay_msg)
+
+RELAY_LINK = "2001:db8:1::1"
+RELAY_UP = "2001:db8:ffff::2"
+SERVER = "2001:db8:ffff::1"
+CLIENT = "2001:db8:1::100"
+MCAST = lib.ALL_DHCP_RELAY_AGENTS_AND_SERVERS
+SERVER_DUID = duid_ll(bytes.fromhex("02000000cc01"))
+
+
+class Checks:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, cond, what, detail=""):
+        if cond:
+            self.passed += 1
+            print(f"ok   {what}", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {what}" + (f": {detail}" if detail else ""), flush=True)
+        return cond
+
+    def eq(self, got, want, what):
+        return self.check(got == want, what, f"got {got!r}, want {want!r}")
+
+
+class Topology:
+    """The three namespaces, the server's socket and the running relay."""
+
+    def __init__(self, lab, binary, log_level="debug", write=True, server_rcvbuf=0):
+        self.lab = lab
+        self.cli, self.rel, self.srv = lab.netns("cli"), lab.netns("rel"), lab.netns("srv")
+        self.c_if, self.rc_if = lab.veth(self.cli, self.rel)
+        self.ru_if, self.s_if = lab.veth(self.rel, self.srv)
+        self.rel.add_addr(self.rc_if, RELAY_LINK + "/64")
+        self.rel.add_addr(self.ru_if, RELAY_UP + "/64")
+        self.rel.forwarding(True)
+        self.srv.add_addr(self.s_if, SERVER + "/64")
+        self.srv.add_route("2001:db8:1::/64", via=RELAY_UP)
+        self.cli.add_addr(self.c_if, CLIENT + "/64")
+        self.cli.add_route("default", via=RELAY_LINK)
+        lab.wait_ready()
+        self.client_mac = self.cli.mac(self.c_if)
+        self.client_ll = self.cli.link_local(self.c_if)
+        self.c_ifindex = self.cli.ifindex(self.c_if)
+        self.relay_ll = self.rel.link_local(self.rc_if)
+        self.server = self.srv.udp("::", lib.PORT_SERVER, rcvbuf=server_rcvbuf)
+        self.pcap = lab.path("relay.pcap") if write else None
+        argv = [binary, "relay", "--client-iface", self.rc_if, "--server", SERVER, "--log-level", log_level]
+        if write:
+            argv += ["--write", self.pcap]
+        self.relay = self.rel.spawn(argv, name="relay")
+        self.relay.wait_log(r"relaying from " + re.escape(self.rc_if))
+
+    # Client-side sockets: multicasts go out of the client veth.
+    def client_socket(self, addr, port):
+        s = self.cli.udp(addr, port, ifname=self.c_if if addr.startswith("fe80") else None)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.c_ifindex)
+        return s
+
+    def to_relays(self, sock, payload):
+        sock.sendto(payload, (MCAST, lib.PORT_SERVER, 0, self.c_ifindex))
+
+
+def recv(sock, timeout=2.0):
+    """(data, (addr, port)) of the next datagram, or None after `timeout` s."""
+    r, _, _ = select.select([sock], [], [], timeout)
+    if not r:
+        return None
+    data, src = sock.recvfrom(65535)
+    return data, (src[0].split("%")[0], src[1])
+
+
+def check_forward(c, got, sent, peer, what, mac=None, hop=0, link=RELAY_LINK, ifid=None):
+    """The server's datagram `got` is a Relay-forward of `sent` with these fields."""
+    if not c.check(got is not None, f"{what}: server receives a Relay-forward"):
+        return None
+    data, (src, sport) = got
+    c.eq((src, sport), (RELAY_UP, lib.PORT_SERVER), f"{what}: sent from the relay's upstream address, port 547")
+    try:
+        rf = parse_relay(data)
+    except ValueError as e:
+        c.check(False, f"{what}: well-formed Relay-forward", str(e))
+        return None
+    c.eq(rf["type"], RELAY_FORW, f"{what}: message type 12")
+    c.eq(rf["hop"], hop, f"{what}: hop-count {hop}")
+    c.eq(rf["link"], link, f"{what}: link-address {link}")
+    c.eq(rf["peer"], peer, f"{what}: peer-address is the IPv6 source {peer}")
+    c.eq(find_opts(rf["options"], OPT_RELAY_MSG), [sent], f"{what}: option 9 holds exactly the bytes sent")
+    lladdr = find_opts(rf["options"], OPT_CLIENT_LINKLAYER)
+    if mac is None:
+        c.eq(lladdr, [], f"{what}: no option 79 (not from a client)")
+    else:
+        c.eq(lladdr, [b"\x00\x01" + mac], f"{what}: option 79 = hwtype 1 + client MAC {mac.hex(':')}")
+    c.eq(find_opts(rf["options"], OPT_INTERFACE_ID), [ifid] if ifid else [],
+         f"{what}: Interface-ID " + (repr(ifid) if ifid else "absent (link-address names the link)"))
+    inner = find_opts(rf["options"], OPT_RELAY_MSG)
+    if inner and inner[0] and inner[0][0] not in (RELAY_FORW, RELAY_REPL):
+        c.check(OPT_CLIENT_LINKLAYER not in [code for code, _ in parse_options(inner[0][4:])],
+                f"{what}: no option 79 inside option 9")
+    return rf
+
+
+def nothing_more(c, sock, what, timeout=0.5):
+    got = recv(sock, timeout)
+    c.check(got is None, what, f"got {got[0][:40].hex() if got else ''} from {got[1] if got else ''}")
+
+
+def solicit(xid, mac):
+    return client_msg(SOLICIT, xid, opt(OPT_CLIENTID, duid_ll(mac)), opt(OPT_ELAPSED, b"\x00\x00"),
+                      opt(OPT_IA_NA, (1).to_bytes(4, "big") + bytes(8)))
+
+
+def addr_reg_inform(xid, mac):
+    return client_msg(ADDR_REG_INFORM, xid, opt(OPT_CLIENTID, duid_ll(mac)), ia_addr(CLIENT, 3600, 7200))
+
+
+# --- groups ---------------------------------------------------------------------------------
+
+def exchange(c, t):
+    """Solicit, ADDR-REG-INFORM and type 200 up; ADDR-REG-REPLY and Advertise down."""
+    ll_sock = t.client_socket(t.client_ll, lib.PORT_CLIENT)
+    g_sock = t.client_socket(CLIENT, lib.PORT_CLIENT)
+    mac = t.client_mac
+
+    sol = solicit(0x101010, mac)
+    t.to_relays(ll_sock, sol)
+    check_forward(c, recv(t.server), sol, t.client_ll, "Solicit", mac=mac)
+
+    inform = addr_reg_inform(0x3a1b2c, mac)
+    t.to_relays(g_sock, inform)
+    check_forward(c, recv(t.server), inform, CLIENT, "ADDR-REG-INFORM", mac=mac)
+
+    unknown = client_msg(200, 0x0000c8, opt(OPT_CLIENTID, duid_ll(mac)), opt(0xfff0, b"future"))
+    t.to_relays(ll_sock, unknown)
+    check_forward(c, recv(t.server), unknown, t.client_ll, "unknown type 200", mac=mac)
+    nothing_more(c, t.server, "each client message is relayed exactly once")
+
+    # Down: the server's Relay-replies are unwrapped to the client, bytes unchanged.
+    reply = client_msg(ADDR_REG_REPLY, 0x3a1b2c, opt(OPT_CLIENTID, duid_ll(mac)), opt(OPT_SERVERID, SERVER_DUID),
+                       ia_addr(CLIENT, 3600, 7200))
+    t.server.sendto(relay_msg(RELAY_REPL, 0, RELAY_LINK, CLIENT, opt(OPT_RELAY_MSG, reply)),
+                    (RELAY_UP, lib.PORT_SERVER))
+    got = recv(g_sock)
+    if c.check(got is not None, "ADDR-REG-REPLY reaches [2001:db8:1::100]:546"):
+        c.eq(got[0], reply, "ADDR-REG-REPLY: the inner message, byte for byte")
+        c.eq(got[1], (RELAY_LINK, lib.PORT_SERVER), "ADDR-REG-REPLY: from the relay's link address, port 547")
+
+    adv = client_msg(ADVERTISE, 0x101010, opt(OPT_CLIENTID, duid_ll(mac)), opt(OPT_SERVERID, SERVER_DUID),
+                     opt(OPT_IA_NA, (1).to_bytes(4, "big") + bytes(8) + ia_addr("2001:db8:1::200", 3600, 7200)))
+    t.server.sendto(relay_msg(RELAY_REPL, 0, RELAY_LINK, t.client_ll, opt(OPT_RELAY_MSG, adv)),
+                    (RELAY_UP, lib.PORT_SERVER))
+    got = recv(ll_sock)
+    if c.check(got is not None, f"Advertise reaches [{t.client_ll}]:546"):
+        c.eq(got[0], adv, "Advertise: the inner message, byte for byte")
+        c.eq(got[1], (t.relay_ll, lib.PORT_SERVER), "Advertise: from the relay's link-local, port 547")
+    nothing_more(c, g_sock, "no copy of a reply reaches the client's global socket", 0.2)
+    return sol, inform, reply, adv
+
+
+def group_forward(c, lab, binary):
+    t = Topology(lab, binary)
+    exchange(c, t)
+    log = t.relay.log()
+    c.check(re.search(rf"info ADDR-REG-INFORM address {CLIENT} mac {t.client_mac.hex(':')} duid "
+                      rf"00030001{t.client_mac.hex()} interface {t.rc_if} source {CLIENT} xid 0x3a1b2c", log),
+            "the relay logs the registration (address, MAC, DUID, interface, source, xid)")
+    c.eq(t.relay.stop(), 0, "SIGTERM: exit status 0")
+    m = re.search(rf"^{t.rc_if}: received (\d+) forwarded (\d+) replied (\d+) addr-reg-inform (\d+) "
+                  rf"addr-reg-reply (\d+) drops (.*)$", t.relay.log(), re.M)
+    if c.check(m, "exit counters of the client port"):
+        c.eq(m.groups(), ("3", "3", "2", "1", "1", "none"),
+             "client port: received 3 forwarded 3 replied 2 addr-reg-inform 1 addr-reg-reply 1 drops none")
+
+
+def group_drops(c, lab, binary):
+    t = Topology(lab, binary)
+    ll_sock = t.client_socket(t.client_ll, lib.PORT_CLIENT)
+    dr_sock = t.client_socket(CLIENT, lib.PORT_SERVER)  # a downstream relay agent on the client link
+    mac = t.client_mac
+    inner = solicit(0x202020, bytes.fromhex("020000dd0001"))
+
+    t.to_relays(dr_sock, relay_msg(RELAY_FORW, 8, "::", "fe80::dd:1", opt(OPT_RELAY_MSG, inner)))
+    t.to_relays(ll_sock, client_msg(ADVERTISE, 0x202021, opt(OPT_CLIENTID, duid_ll(mac))))
+    nothing_more(c, t.server, "hop-count 8 Relay-forward and client-sent Advertise: nothing reaches the server",
+                 1.0)
+    log = t.relay.log()
+    c.check(re.search(r"debug drop RELAY-FORW on \S+: hop-limit from 2001:db8:1::100", log),
+            "debug log names the hop-limit drop")
+    c.check(re.search(rf"debug drop ADVERTISE on \S+: server-message-from-client from {t.client_ll}", log),
+            "debug log names the server-message-from-client drop")
+
+    # A downstream relay's Relay-forward: hop 3 becomes 4, link-address ::, Interface-ID added.
+    fw3 = relay_msg(RELAY_FORW, 3, "2001:db8:5::1", "fe80::dd:1", opt(OPT_INTERFACE_ID, b"ge-0/0/1"),
+                    opt(OPT_RELAY_MSG, inner))
+    t.to_relays(dr_sock, fw3)
+    ifid = t.rc_if.encode()
+    check_forward(c, recv(t.server), fw3, CLIENT, "hop-count 3 Relay-forward", hop=4, link="::", ifid=ifid)
+    nothing_more(c, t.server, "hop-count 3 Relay-forward relayed once", 0.3)
+
+    # Unicast to the relay's own address: captured and relayed, once (the socket copy is ignored).
+    fw2 = relay_msg(RELAY_FORW, 2, "2001:db8:5::1", "fe80::dd:2", opt(OPT_RELAY_MSG, inner))
+    dr_sock.sendto(fw2, (RELAY_LINK, lib.PORT_SERVER))
+    check_forward(c, recv(t.server), fw2, CLIENT, "unicast Relay-forward to 2001:db8:1::1", hop=3, link="::",
+                  ifid=ifid)
+    nothing_more(c, t.server, "unicast Relay-forward relayed exactly once", 0.5)
+
+    # The server answers the downstream relay: its Relay-reply goes to it on port 547, unchanged.
+    reply = client_msg(REPLY, 0x202020, opt(OPT_CLIENTID, duid_ll(bytes.fromhex("020000dd0001"))),
+                       opt(OPT_SERVERID, SERVER_DUID))
+    inner_rr = relay_msg(RELAY_REPL, 3, "2001:db8:5::1", "fe80::dd:1", opt(OPT_INTERFACE_ID, b"ge-0/0/1"),
+                         opt(OPT_RELAY_MSG, reply))
+    t.server.sendto(relay_msg(RELAY_REPL, 4, "::", CLIENT, opt(OPT_INTERFACE_ID, ifid), opt(OPT_RELAY_MSG, inner_rr)),
+                    (RELAY_UP, lib.PORT_SERVER))
+    got = recv(dr_sock)
+    if c.check(got is not None, "downstream relay receives its Relay-reply on [2001:db8:1::100]:547"):
+        c.eq(got[0], inner_rr, "downstream Relay-reply: byte for byte")
+        c.eq(got[1], (RELAY_LINK, lib.PORT_SERVER), "downstream Relay-reply: from 2001:db8:1::1 port 547")
+
+    # Counters: SIGUSR1 prints them; SIGTERM prints them again and exits 0 promptly.
+    counters_re = (rf"^{re.escape(t.rc_if)}: received (\d+) forwarded (\d+) replied (\d+) addr-reg-inform \d+ "
+                   rf"addr-reg-reply \d+ drops (.*)$")
+    def counters(header, start):
+        """The client port's and upstream's counter lines after `header` in the log."""
+        log = t.relay.log()
+        at = log.find(header, start)
+        if at < 0:
+            return None, None
+        return re.compile(counters_re, re.M).search(log, at), re.compile(
+            r"^upstream: received (\d+) forwarded \d+ replied \d+ .* drops (.*)$", re.M).search(log, at)
+
+    start = len(t.relay.log())
+    t.relay.signal(signal.SIGUSR1)
+    try:
+        t.relay.wait_log(r"(?m)info counters:\n(.*\n)*?upstream: .*\n", timeout=5, start=start)
+    except TimeoutError as e:
+        c.check(False, "SIGUSR1 logs the counters", str(e)[-600:])
+    else:
+        m, up = counters("info counters:", start)
+        if c.check(m, "SIGUSR1 logs the client port's counters"):
+            c.eq(m.groups()[:3], ("4", "2", "1"), "SIGUSR1 counters: received 4 forwarded 2 replied 1")
+            c.eq(sorted(m.group(4).split()), ["hop-limit=1", "server-message-from-client=1"],
+                 "SIGUSR1 counters name the drops")
+        c.check(up and up.groups() == ("1", "none"), "SIGUSR1 counters: upstream received 1, drops none",
+                up.group(0) if up else "no upstream line")
+        c.check(t.relay.popen.poll() is None, "SIGUSR1 does not stop the relay")
+
+    # A Relay-reply from the client link, unicast to the relay's address (where its server-side
+    # socket also listens), is a server message from a client: dropped, never unwrapped.
+    victim = t.client_socket(CLIENT, lib.PORT_CLIENT)
+    forged = client_msg(REPLY, 0x0bad01, opt(OPT_SERVERID, b"forged"))
+    dr_sock.sendto(relay_msg(RELAY_REPL, 0, RELAY_LINK, CLIENT, opt(OPT_RELAY_MSG, forged)),
+                   (RELAY_LINK, lib.PORT_SERVER))
+    got = recv(victim, 1.0)
+    c.check(got is None, "a Relay-reply sent from the client link to 2001:db8:1::1 is not unwrapped to a client",
+            repr(got))
+
+    start = len(t.relay.log())
+    t0 = time.monotonic()
+    t.relay.signal(signal.SIGTERM)
+    try:
+        rc = t.relay.popen.wait(5)
+    except subprocess.TimeoutExpired:
+        rc = None
+    took = time.monotonic() - t0
+    c.eq(rc, 0, "SIGTERM: exit status 0")
+    c.check(took < 2.0, f"SIGTERM: exits promptly ({took:.2f} s)")
+    m, up = counters("counters at exit:", start)
+    if c.check(m, "exit counters of the client port", t.relay.log()[start:]):
+        c.eq(m.groups()[:3], ("5", "2", "1"), "exit counters: received 5 forwarded 2 replied 1")
+        c.eq(sorted(m.group(4).split()), ["hop-limit=1", "server-message-from-client=2"],
+             "exit counters name the drops (the Advertise and the client's Relay-reply)")
+    c.check(up and up.groups() == ("1", "none"), "exit counters: upstream received 1 (only the server's reply)",
+            up.group(0) if up else "no upstream line")
+
+
+def tshark_rows(path):
+    fields = ["frame.number", "sll.pkttype", "ipv6.src", "ipv6.dst", "udp.srcport", "udp.dstport",
+              "dhcpv6.msgtype", "dhcpv6.hopcount", "dhcpv6.linkaddr", "dhcpv6.peeraddr", "dhcpv6.option.type"]
+    argv = ["tshark", "-r", path, "-Y", "dhcpv6", "-T", "fields", "-E", "separator=|", "-E", "occurrence=a"]
+    for f in fields:
+        argv += ["-e", f]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError(f"tshark: exit {r.returncode}: {r.stderr}")
+    return [dict(zip(fields, line.split("|"))) for line in r.stdout.splitlines() if line]
+
+
+def group_pcap(c, lab, binary):
+    import json
+    t = Topology(lab, binary, log_level="info")
+    sol, inform, reply, adv = exchange(c, t)
+    c.eq(t.relay.stop(), 0, "SIGTERM: exit status 0")
+    r = subprocess.run([binary, "decode", "--json", t.pcap], capture_output=True, text=True, timeout=30)
+    c.eq(r.returncode, 0, "regrelay decode --json on the --write capture: exit 0")
+    c.check(re.fullmatch(r"10 frames, 10 DHCPv6 \(0 malformed\), 0 other\n", r.stderr),
+            "decode: 10 frames, all DHCPv6, none malformed (3 received + 3 forwarded, 2 replies in + 2 out)",
+            r.stderr.strip())
+    pk = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+
+    def find(pred):
+        return [p for p in pk if pred(p)]
+
+    def msg(p):
+        return p["dhcp6"]["message"]
+
+    def relays(p):
+        return p["dhcp6"]["relays"]
+
+    mac = t.client_mac.hex(":")
+    for name, src, mtype, xid in (("Solicit", t.client_ll, 1, 0x101010), ("ADDR-REG-INFORM", CLIENT, 36, 0x3a1b2c),
+                                  ("type 200", t.client_ll, 200, 0xc8)):
+        got = find(lambda p: p["src"] == src and p["dst"] == MCAST and p["dport"] == 547 and not relays(p)
+                   and msg(p)["type"] == mtype)
+        c.eq(len(got), 1, f"pcap: the received {name} from {src} to ff02::1:2")
+        if got:
+            c.eq(got[0].get("src_mac"), mac, f"pcap: received {name} keeps the client's MAC")
+        fw = find(lambda p: p["dst"] == SERVER and relays(p) and msg(p)["type"] == mtype)
+        if c.eq(len(fw), 1, f"pcap: the Relay-forward of the {name} to {SERVER}"):
+            rl = relays(fw[0])[0]
+            c.eq((rl["type"], rl["hop_count"], rl["link_address"], rl["peer_address"], rl.get("client_link_layer")),
+                 (12, 0, RELAY_LINK, src, mac), f"pcap: {name} Relay-forward fields (hop, link, peer, option 79)")
+            if mtype != 200:
+                c.eq(msg(fw[0]).get("xid"), xid, f"pcap: {name} Relay-forward carries xid {xid:#x}")
+    got = find(lambda p: p["src"] == SERVER and p["dst"] == RELAY_UP and relays(p) and relays(p)[0]["type"] == 13)
+    c.eq(len(got), 2, "pcap: the two Relay-replies received from the server")
+    got = find(lambda p: p["dst"] == CLIENT and p["dport"] == 546 and not relays(p) and msg(p)["type"] == 37)
+    c.eq(len(got), 1, "pcap: the ADDR-REG-REPLY sent to 2001:db8:1::100 port 546")
+    got = find(lambda p: p["dst"] == t.client_ll and p["dport"] == 546 and not relays(p) and msg(p)["type"] == 2)
+    c.eq(len(got), 1, f"pcap: the Advertise sent to {t.client_ll} port 546")
+
+    if not shutil.which("tshark"):
+        print("note: tshark not on PATH, skipping its cross-check", flush=True)
+        return
+    rows = tshark_rows(t.pcap)
+    c.eq(len(rows), 10, "tshark -Y dhcpv6: 10 frames")
+    # SLL2 packet types: 0 to us, 2 multicast, 4 outgoing.
+    rx = [r for r in rows if r["ipv6.dst"] == MCAST]
+    c.eq(sorted((r["ipv6.src"], r["dhcpv6.msgtype"]) for r in rx),
+         sorted([(t.client_ll, "1"), (CLIENT, "36"), (t.client_ll, "200")]),
+         "tshark: the three client frames received (source, type)")
+    c.check(all(r["sll.pkttype"] != "4" for r in rx), "tshark: client frames are marked incoming",
+            str([r["sll.pkttype"] for r in rx]))
+    fw = [r for r in rows if r["ipv6.dst"] == SERVER]
+    c.eq(sorted((r["dhcpv6.msgtype"], r["dhcpv6.hopcount"], r["dhcpv6.linkaddr"], r["dhcpv6.peeraddr"]) for r in fw),
+         sorted([("12,1", "0", RELAY_LINK, t.client_ll), ("12,36", "0", RELAY_LINK, CLIENT),
+                 ("12,200", "0", RELAY_LINK, t.client_ll)]),
+         "tshark: the three Relay-forwards sent (types outer,inner; hop; link; peer)")
+    c.check(all(r["sll.pkttype"] == "4" and "79" in r["dhcpv6.option.type"].split(",") for r in fw),
+            "tshark: the Relay-forwards are outgoing and carry option 79",
+            str([(r["sll.pkttype"], r["dhcpv6.option.type"]) for r in fw]))
+    c.check(all(r["udp.srcport"] == "547" and r["udp.dstport"] == "547" for r in fw),
+            "tshark: Relay-forwards from port 547 to port 547")
+
+
+def group_nostate(c, lab, binary, total=100_000, warmup=10_000, rate=8000):
+    t = Topology(lab, binary, log_level="info", write=False, server_rcvbuf=64 << 20)
+    seen_mac, seen_peer = set(), set()
+    bad = [0]
+    stop = threading.Event()
+
+    def server_loop():
+        s = t.server
+        s.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                data = s.recv(2048)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            # Relay-forward: type 12, hop 0, then option 79 right after the 34-byte header.
+            if len(data) < 48 or data[0] != RELAY_FORW or data[34:36] != b"\x00\x4f":
+                bad[0] += 1
+                continue
+            seen_mac.add(data[40:46])
+            seen_peer.add(data[18:34])
+
+    th = threading.Thread(target=server_loop, daemon=True)
+    th.start()
+    ps = t.cli.packet_socket(t.c_if)
+    dst_mac = lib.multicast_mac(MCAST)
+
+    def frame(i):
+        mac = bytes([0x02, 0x52]) + i.to_bytes(4, "big")
+        return lib.udp6_frame(mac, dst_mac, lib.eui64_link_local(mac), MCAST, 546, 547,
+                              client_msg(SOLICIT, i & 0xFFFFFF, opt(OPT_CLIENTID, duid_ll(mac)),
+                                         opt(OPT_ELAPSED, b"\x00\x00")))
+
+    def push(first, last):
+        t0 = time.monotonic()
+        for n, i in enumerate(range(first, last)):
+            ps.send(frame(i))
+            if n % 200 == 199:
+                ahead = t0 + (n + 1) / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+        return time.monotonic() - t0
+
+    def settle(want, timeout=10):
+        """Waits until the server has `want` clients or its count stops growing for 1 s."""
+        deadline, last, since = time.monotonic() + timeout, -1, time.monotonic()
+        while time.monotonic() < deadline:
+            n = len(seen_mac)
+            if n >= want:
+                break
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since >= 1.0:
+                break
+            time.sleep(0.1)
+        return len(seen_mac)
+
+    rss0 = t.relay.rss_kb()
+    took = push(0, warmup)
+    settle(warmup)
+    rss_warm = t.relay.rss_kb()
+    took += push(warmup, total)
+    delivered = settle(total)
+    rss_after = t.relay.rss_kb()
+    stop.set()
+    th.join(2)
+    print(f"measure: RSS start {rss0} kB, after {warmup} clients {rss_warm} kB, after {total} clients "
+          f"{rss_after} kB (delta {rss_after - rss_warm:+d} kB); sent {total} frames in {took:.1f} s; "
+          f"server received {delivered} distinct MACs, {len(seen_peer)} distinct peer-addresses, "
+          f"{bad[0]} unexpected datagrams", flush=True)
+    c.check(rss_after - rss_warm <= 1024, f"RSS grows at most 1 MiB (~10 bytes a client) from {warmup} to {total} clients",
+            f"{rss_warm} kB -> {rss_after} kB")
+    c.check(delivered >= total * 0.99, f"server receives >= 99% of {total} clients ({delivered})")
+    c.eq(len(seen_peer), delivered, "one distinct peer-address per distinct client MAC")
+    c.eq(bad[0], 0, "every datagram at the server is a Relay-forward with option 79 first")
+    c.eq(t.relay.stop(), 0, "SIGTERM: exit status 0")
+    m = re.search(rf"^{re.escape(t.rc_if)}: received (\d+) forwarded (\d+) ", t.relay.log(), re.M)
+    if c.check(m, "exit counters of the client port"):
+        print(f"measure: relay counted received {m.group(1)} forwarded {m.group(2)}", flush=True)
+        c.check(int(m.group(2)) >= delivered, "relay forwarded at least what the server received",
+                m.group(0))
+
+
+GROUPS = {"forward": (group_forward, 40), "drops": (group_drops, 40), "pcap": (group_pcap, 40),
+          "nostate": (group_nostate, 55)}
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[2] not in GROUPS:
+        print(f"usage: {sys.argv[0]} REGRELAY {{{'|'.join(GROUPS)}}}", file=sys.stderr)
+        return 2
+    binary, group = os.path.abspath(sys.argv[1]), sys.argv[2]
+    lib.require_root()
+    fn, limit = GROUPS[group]
+    lib.deadline(limit)
+    c = Checks()
+    lab = lib.Lab("rrlive")
+    try:
+        fn(c, lab, binary)
+    except (Exception, SystemExit) as e:  # SystemExit: the deadline or a signal
+        c.check(False, f"{group}: ran to the end", f"{type(e).__name__}: {e}")
+    finally:
+        signal.alarm(0)
+        if c.failed:
+            for p in lab.procs:
+                print(f"--- {p.name} log (last 4000 characters) ---\n{p.log()[-4000:]}", flush=True)
+        lab.cleanup()
+    print(f"{c.passed} passed, {c.failed} failed", flush=True)
+    return 1 if c.failed or c.passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+// Unit tests for packet sources and sinks (capture/packet_io.h): pcap files written and read
+// back, and the failure paths of files, live capture and injection.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "capture/frame.h"
+#include "capture/packet_io.h"
+#include "tests/unit/test_util.h"
+
+namespace {
+
+using namespace regrelay;
+using namespace regrelay::capture;
+using regrelay::test::ByteVec;
+using regrelay::test::hexb;
+using regrelay::test::to_hex;
+
+namespace fs = std::filesystem;
+
+class PacketIoTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string tmpl = (fs::temp_directory_path() / "regrelay-pio-XXXXXX").string();
+        ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+        dir_ = tmpl;
+    }
+    void TearDown() override {
+        std::error_code ec;
+        if (!dir_.empty()) fs::remove_all(dir_, ec);
+    }
+    std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+    fs::path dir_;
+};
+
+struct Rec {
+    Timestamp ts;
+    ByteVec data;
+};
+
+// Frames of different sizes, with nanosecond timestamps that a microsecond file would lose.
+std::vector<Rec> sample_records() {
+    return {
+        {{1700000000, 123456789}, hexb("333300010002 020000000001 86dd 60000000 0000 1101")},
+        {{1700000001, 1}, ByteVec(1, 0x42)},
+        {{1700000001, 999999999}, ByteVec(1500, 0xa5)},
+        {{0, 0}, hexb("00")},
+        {{2000000000, 500000000}, ByteVec(64, 0)},
+    };
+}
+
+void write_file(const std::string& p, const std::vector<Rec>& recs, int linktype) {
+    std::string err;
+    auto w = open_pcap_writer(p, linktype, err);
+    ASSERT_NE(w, nullptr) << err;
+    for (const auto& r : recs) ASSERT_TRUE(w->write(r.ts, r.data)) << w->error();
+    w->flush();
+}
+
+void read_back_and_compare(const std::string& p, const std::vector<Rec>& recs, int linktype) {
+    std::string err;
+    auto src = open_file(p, err);
+    ASSERT_NE(src, nullptr) << err;
+    EXPECT_EQ(src->linktype(), linktype);
+    EXPECT_EQ(src->name(), p);
+    EXPECT_EQ(src->selectable_fd(), -1);
+    Packet pkt;
+    for (size_t i = 0; i < recs.size(); ++i) {
+        ASSERT_EQ(src->next(pkt), ReadStatus::kPacket) << "record " << i << ": " << src->error();
+        EXPECT_EQ(pkt.ts.sec, recs[i].ts.sec) << i;
+        EXPECT_EQ(pkt.ts.nsec, recs[i].ts.nsec) << i;
+        EXPECT_EQ(pkt.wire_len, recs[i].data.size()) << i;
+        EXPECT_EQ(to_hex(pkt.data), to_hex(recs[i].data)) << i;
+    }
+    EXPECT_EQ(src->next(pkt), ReadStatus::kEnd);
+    EXPECT_TRUE(src->error().empty()) << src->error();
+}
+
+TEST_F(PacketIoTest, WriteThenReadEthernet) {
+    auto recs = sample_records();
+    write_file(path("eth.pcap"), recs, frame::kLinkEthernet);
+    read_back_and_compare(path("eth.pcap"), recs, frame::kLinkEthernet);
+}
+
+TEST_F(PacketIoTest, LinkTypeKept) {
+    auto recs = sample_records();
+    for (int lt : {frame::kLinkEthernet, frame::kLinkLinuxSll, frame::kLinkRaw, frame::kLinkIpv6}) {
+        SCOPED_TRACE(lt);
+        std::string p = path("lt" + std::to_string(lt) + ".pcap");
+        write_file(p, recs, lt);
+        read_back_and_compare(p, recs, lt);
+    }
+}
+
+TEST_F(PacketIoTest, FileHeaderIsNanosecondPcap) {
+    // Classic pcap with the nanosecond magic 0xa1b23c4d (in host order), version 2.4, and the
+    // link type in the last header word (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap).
+    std::string p = path("hdr.pcap");
+    write_file(p, {{{1, 2}, hexb("0102")}}, frame::kLinkEthernet);
+    std::ifstream in(p, std::ios::binary);
+    ByteVec bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(bytes.size(), 24u + 16 + 2);
+    auto le32 = [&](size_t at) {
+        return uint32_t(bytes[at]) | uint32_t(bytes[at + 1]) << 8 | uint32_t(bytes[at + 2]) << 16 |
+               uint32_t(bytes[at + 3]) << 24;
+    };
+    auto be32 = [&](size_t at) {
+        return uint32_t(bytes[at]) << 24 | uint32_t(bytes[at + 1]) << 16 | uint32_t(bytes[at + 2]) << 8 |
+               uint32_t(bytes[at + 3]);
+    };
+    bool little = le32(0) == 0xa1b23c4d;
+    ASSERT_TRUE(little || be32(0) == 0xa1b23c4d) << to_hex(ByteVec(bytes.begin(), bytes.begin() + 4));
+    auto rd = [&](size_t at) { return little ? le32(at) : be32(at); };
+    EXPECT_EQ(rd(20), 1u);          // LINKTYPE_ETHERNET
+    EXPECT_EQ(rd(24), 1u);          // ts seconds
+    EXPECT_EQ(rd(28), 2u);          // ts nanoseconds
+    EXPECT_EQ(rd(32), 2u);          // captured length
+    EXPECT_EQ(rd(36), 2u);          // original length
+    EXPECT_EQ(bytes[40], 0x01);
+    EXPECT_EQ(bytes[41], 0x02);
+}
+
+// The link type stored in a classic pcap file's header (offset 20), either byte order.
+uint32_t stored_linktype(const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    ByteVec h(24);
+    in.read(reinterpret_cast<char*>(h.data()), 24);
+    if (!in) return 0;
+    bool little = h[0] == 0x4d && h[1] == 0x3c && h[2] == 0xb2 && h[3] == 0xa1;
+    if (little) return uint32_t(h[20]) | uint32_t(h[21]) << 8 | uint32_t(h[22]) << 16 | uint32_t(h[23]) << 24;
+    return uint32_t(h[20]) << 24 | uint32_t(h[21]) << 16 | uint32_t(h[22]) << 8 | uint32_t(h[23]);
+}
+
+TEST_F(PacketIoTest, FileStoresLinktypeValues) {
+    // The file must carry the LINKTYPE_ number itself (https://www.tcpdump.org/linktypes.html),
+    // e.g. 101 for raw IP, so other tools read it the same way.
+    for (int lt : {frame::kLinkEthernet, frame::kLinkRaw, frame::kLinkLinuxSll, frame::kLinkIpv6}) {
+        std::string p = path("stored" + std::to_string(lt) + ".pcap");
+        write_file(p, {{{1, 2}, hexb("60")}}, lt);
+        EXPECT_EQ(stored_linktype(p), uint32_t(lt));
+    }
+}
+
+TEST_F(PacketIoTest, RawIpFileParses) {
+    // A raw-IP capture read back gives a link type the frame layer accepts.
+    frame::BuildSpec s;
+    s.src = *Ip6Addr::parse("fe80::1");
+    s.dst = *Ip6Addr::parse("ff02::1:2");
+    s.sport = 546;
+    s.dport = 547;
+    ByteVec pkt;
+    ASSERT_TRUE(frame::build_ipv6(s, hexb("01 123456"), pkt));
+    std::string p = path("raw.pcap");
+    write_file(p, {{{10, 20}, pkt}}, frame::kLinkRaw);
+    std::string err;
+    auto src = open_file(p, err);
+    ASSERT_NE(src, nullptr) << err;
+    Packet rec;
+    ASSERT_EQ(src->next(rec), ReadStatus::kPacket);
+    frame::Frame f;
+    frame::ParseResult r = frame::parse(rec.data, src->linktype(), f);
+    ASSERT_TRUE(r.ok()) << frame::drop_name(r.drop);
+    EXPECT_EQ(to_hex(f.payload), "01123456");
+}
+
+TEST_F(PacketIoTest, EmptyFile) {
+    std::string p = path("empty.pcap");
+    write_file(p, {}, frame::kLinkEthernet);
+    read_back_and_compare(p, {}, frame::kLinkEthernet);
+}
+
+TEST_F(PacketIoTest, OpenFileMissing) {
+    std::string err;
+    auto src = open_file(path("does-not-exist.pcap"), err);
+    EXPECT_EQ(src, nullptr);
+    EXPECT_FALSE(err.empty());
+    EXPECT_NE(err.find("does-not-exist.pcap"), std::string::npos) << err;
+}
+
+TEST_F(PacketIoTest, OpenFileNotPcap) {
+    std::string p = path("text.pcap");
+    {
+        std::ofstream out(p, std::ios::binary);
+        out << "this is not a capture file, just some text long enough for a header\n";
+    }
+    std::string err;
+    auto src = open_file(p, err);
+    EXPECT_EQ(src, nullptr);
+    EXPECT_FALSE(err.empty());
+    // An empty file is not a capture either.
+    std::string e = path("zero.pcap");
+    { std::ofstream out(e, std::ios::binary); }
+    std::string err2;
+    EXPECT_EQ(open_file(e, err2), nullptr);
+    EXPECT_FALSE(err2.empty());
+}
+
+TEST_F(PacketIoTest, TruncatedRecordIsAnError) {
+    std::string p = path("trunc.pcap");
+    write_file(p, {{{5, 6}, ByteVec(100, 0x11)}}, frame::kLinkEthernet);
+    fs::resize_file(p, 24 + 16 + 50);
+    std::string err;
+    auto src = open_file(p, err);
+    ASSERT_NE(src, nullptr) << err;
+    Packet pkt;
+    EXPECT_EQ(src->next(pkt), ReadStatus::kError);
+    EXPECT_FALSE(src->error().empty());
+}
+
+TEST_F(PacketIoTest, WriterToBadPathFails) {
+    std::string err;
+    auto w = open_pcap_writer(path("no/such/dir/out.pcap"), frame::kLinkEthernet, err);
+    EXPECT_EQ(w, nullptr);
+    EXPECT_FALSE(err.empty());
+}
+
+TEST(PacketIoLive, OpenLiveNoSuchInterface) {
+    std::string err;
+    auto src = open_live("rr-nosuch0", LiveOptions{}, err);
+    EXPECT_EQ(src, nullptr);
+    EXPECT_NE(err.find("no such interface"), std::string::npos) << err;
+    EXPECT_NE(err.find("rr-nosuch0"), std::string::npos) << err;
+}
+
+TEST(PacketIoLive, OpenInjectorNoSuchInterface) {
+    std::string err;
+    auto sink = open_injector("rr-nosuch0", err);
+    EXPECT_EQ(sink, nullptr);
+    EXPECT_FALSE(err.empty());
+    EXPECT_NE(err.find("rr-nosuch0"), std::string::npos) << err;
+}
+
+TEST(PacketIoLive, BpfFilterCoversTaggedAndUntagged) {
+    std::string f = dhcp6_bpf_filter();
+    EXPECT_NE(f.find("port 546"), std::string::npos);
+    EXPECT_NE(f.find("port 547"), std::string::npos);
+    EXPECT_NE(f.find("vlan and vlan"), std::string::npos);
+    EXPECT_EQ(LiveOptions{}.filter, f);
+}
+
+}  // namespace
