@@ -51,6 +51,12 @@ public:
     std::string error() const override { return err_; }
     int selectable_fd() const override { return live_ ? pcap_get_selectable_fd(p_) : -1; }
     void break_loop() override { pcap_breakloop(p_); }
+    bool kernel_drops(uint64_t& dropped) const override {
+        struct pcap_stat st {};
+        if (!live_ || pcap_stats(p_, &st) != 0) return false;
+        dropped = uint64_t(st.ps_drop) + st.ps_ifdrop;
+        return true;
+    }
 
 private:
     pcap_t* p_;
@@ -60,6 +66,15 @@ private:
 };
 
 }  // namespace
+
+std::string kernel_drops_report(const std::vector<std::unique_ptr<PacketSource>>& sources) {
+    std::string s;
+    for (const auto& src : sources) {
+        uint64_t d = 0;
+        if (src->kernel_drops(d)) s += " " + src->name() + "=" + std::to_string(d);
+    }
+    return s.empty() ? s : "capture kernel-drops" + s + "\n";
+}
 
 std::unique_ptr<PacketSource> open_live(const std::string& iface, const LiveOptions& opt, std::string& err) {
     if (if_nametoindex(iface.c_str()) == 0) {

@@ -44,7 +44,17 @@ public:
     virtual int selectable_fd() const { return -1; }
     // Interrupts a blocking next() from a signal handler or another thread.
     virtual void break_loop() {}
+    // Live sources: frames the kernel dropped before we read them (buffer full or interface).
+    // False when the source keeps no such statistics.
+    virtual bool kernel_drops(uint64_t& dropped) const {
+        (void)dropped;
+        return false;
+    }
 };
+
+// One line naming, per live source, the frames the kernel dropped before they were read:
+// "capture kernel-drops eth1=0 eth2=12\n" (empty when no source keeps statistics).
+std::string kernel_drops_report(const std::vector<std::unique_ptr<PacketSource>>& sources);
 
 // The BPF filter for DHCPv6 over UDP, untagged or behind one or two 802.1Q tags.
 std::string dhcp6_bpf_filter();

@@ -154,6 +154,26 @@ size_t UdpSocket::send_batch(const std::vector<Datagram>& in) {
     return sent;
 }
 
+std::optional<Ip6Addr> route_source(const Ip6Addr& dst, unsigned ifindex) {
+    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (fd < 0) return std::nullopt;
+    if (ifindex) setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex);
+    sockaddr_in6 to{};
+    to.sin6_family = AF_INET6;
+    to.sin6_port = htons(547);
+    std::memcpy(to.sin6_addr.s6_addr, dst.b.data(), 16);
+    if (dst.is_link_local() || dst.is_multicast()) to.sin6_scope_id = ifindex;
+    std::optional<Ip6Addr> out;
+    sockaddr_in6 me{};
+    socklen_t len = sizeof me;
+    // connect() on UDP sends nothing: it only runs the route lookup.
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&me), &len) == 0)
+        out = Ip6Addr::from({me.sin6_addr.s6_addr, 16});
+    ::close(fd);
+    return out;
+}
+
 int join_multicast(const Ip6Addr& group, unsigned ifindex, std::string& err) {
     int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0) {

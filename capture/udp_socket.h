@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ private:
     static constexpr size_t kBufSize = 65536;
     std::vector<uint8_t> rx_bufs_;  // kBatch * kBufSize
 };
+
+// The source address the kernel would use toward `dst` (out of `ifindex` when non-zero).
+std::optional<Ip6Addr> route_source(const Ip6Addr& dst, unsigned ifindex);
 
 // Joins an IPv6 multicast group on an interface through a socket that receives nothing
 // itself, so the link accepts the group's frames for capture. Returns the fd or -1.

@@ -99,11 +99,16 @@ int run_daemon(DaemonOptions opt) {
             spdlog::error("--write: {}", err);
             return 1;
         }
+        // Sources as the kernel picks them: the configured one, else its route's choice.
         std::vector<RecordPort> rps;
         for (size_t i = 0; i < cfg.ports.size(); ++i)
-            rps.push_back({opt.port_ifindex[i], cfg.ports[i].mac, cfg.ports[i].link_local});
-        rec = std::make_unique<Recorder>(*sink, std::move(rps),
-                                         RecordPort{opt.upstream_ifindex, {}, cfg.source_address});
+            rps.push_back({opt.port_ifindex[i], cfg.ports[i].mac, cfg.ports[i].link_local, cfg.ports[i].link_address});
+        Ip6Addr up = cfg.source_address;
+        if (up.is_unspecified()) {
+            const Ip6Addr& dst = cfg.servers.empty() ? kAllDhcpServers : cfg.servers.front();
+            if (auto a = capture::route_source(dst, cfg.servers.empty() ? opt.upstream_ifindex : 0)) up = *a;
+        }
+        rec = std::make_unique<Recorder>(*sink, std::move(rps), RecordPort{opt.upstream_ifindex, {}, up, up});
     }
 
     std::vector<pollfd> pfds;
@@ -211,7 +216,7 @@ int run_daemon(DaemonOptions opt) {
             signalfd_siginfo si;
             while (::read(sfd, &si, sizeof si) == sizeof si) {
                 if (si.ssi_signo == SIGUSR1) {
-                    spdlog::info("counters:\n{}", engine.counters_report());
+                    spdlog::info("counters:\n{}{}", engine.counters_report(), capture::kernel_drops_report(sources));
                 } else {
                     spdlog::info("{} received, stopping", strsignal(int(si.ssi_signo)));
                     running = false;
@@ -220,7 +225,7 @@ int run_daemon(DaemonOptions opt) {
         }
         if (rec) sink->flush();
     }
-    std::string report = engine.counters_report();
+    std::string report = engine.counters_report() + capture::kernel_drops_report(sources);
     if (sock.send_errors()) report += "send errors " + std::to_string(sock.send_errors()) + " (last: " + sock.last_error() + ")\n";
     spdlog::info("counters at exit:\n{}", report);
     for (int fd : joined) ::close(fd);

@@ -39,7 +39,7 @@ void Recorder::sent(const capture::Timestamp& ts, const Actions& a) {
         buf_.clear();
         frame::append_sll2_header(buf_, rp.ifindex, frame::kSllOutgoing, rp.mac);
         frame::BuildSpec s;
-        s.src = rp.source;
+        s.src = rp.source_for(snd.dst);
         s.dst = snd.dst;
         s.sport = dhcp6::kPortServer;
         s.dport = snd.dport;

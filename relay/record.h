@@ -12,7 +12,13 @@ namespace regrelay::relay {
 struct RecordPort {
     uint32_t ifindex = 0;
     MacAddr mac;
-    Ip6Addr source;  // our source address for datagrams sent from this port
+    Ip6Addr link_local;  // our source toward link-local and link-scope multicast destinations
+    Ip6Addr routable;    // our source toward other destinations (what the kernel would pick)
+
+    const Ip6Addr& source_for(const Ip6Addr& dst) const {
+        const bool link_scope = dst.is_link_local() || (dst.is_multicast() && (dst.b[1] & 0x0f) <= 2);
+        return link_scope || routable.is_unspecified() ? link_local : routable;
+    }
 };
 
 class Recorder {

@@ -18,10 +18,10 @@ int run_replay(const Config& cfg_in, const std::string& in, const std::string& o
     // Interface indexes in the output: client ports 1..n, the server side n+1.
     std::vector<RecordPort> rps;
     for (size_t i = 0; i < cfg.ports.size(); ++i)
-        rps.push_back({uint32_t(i + 1), cfg.ports[i].mac, cfg.ports[i].link_local});
+        rps.push_back({uint32_t(i + 1), cfg.ports[i].mac, cfg.ports[i].link_local, cfg.ports[i].link_address});
     Ip6Addr up_src = cfg.source_address;
     if (up_src.is_unspecified() && !cfg.ports.empty()) up_src = cfg.ports[0].link_address;
-    Recorder rec(*sink, std::move(rps), RecordPort{uint32_t(cfg.ports.size() + 1), {}, up_src});
+    Recorder rec(*sink, std::move(rps), RecordPort{uint32_t(cfg.ports.size() + 1), {}, {}, up_src});
 
     const int lt = src->linktype();
     const bool debug = spdlog::should_log(spdlog::level::debug);

@@ -42,7 +42,8 @@ import xml.etree.ElementTree as ET
 
 # ---- the option sets ---------------------------------------------------------------------------
 # Every variant names one client interface, eth1; `replay` gives it the link-local fe80::1 and
-# interface index 1 in the output, and the server side interface index 2.
+# interface index 1 in the output, and the server side interface index 2. Replies go out from
+# fe80::1 to link-local peers and from the link-address (if any) to global ones.
 
 SERVER1 = "2001:db8:ffff::1"
 SERVER3 = "2001:db8:ffff::3"
@@ -382,7 +383,10 @@ def check_variant(binary, src_dir, name, variant, regenerate, scapy, have_tshark
                 want.append((i, 2, a6(UPSTREAM_SRC), dst, hl, dport, body, o))
         elif o == "reply":
             inner, peer, dport = expected_reply(inp)
-            want.append((i, 1, a6(PORT_LL), peer, 64, dport, inner, o))
+            # The source the kernel would pick: the link-local toward a link-local peer, the
+            # port's link-address (when it has one) toward a global peer.
+            src = a6(PORT_LL) if (ipaddress.IPv6Address(bytes(peer)).is_link_local or not cfg["link"]) else a6(cfg["link"])
+            want.append((i, 1, src, peer, 64, dport, inner, o))
     if not F.eq(len(out_frames), len(want), "%s: number of output frames" % label):
         return
 
