@@ -83,14 +83,21 @@ void log_actions(const Config& cfg, const Actions& a) {
     if (spdlog::should_log(spdlog::level::debug)) {
         std::string dst;
         for (const Send& s : a.sends) dst += (dst.empty() ? "" : ",") + s.dst.str();
+        // For a relay message, name what it carries: "RELAY-FORW(SOLICIT)" with the inner xid.
+        std::string what = msg_type_label(a.msg_type);
+        uint32_t xid = a.xid;
+        if (is_relay_type(a.msg_type))
+            if (auto m = decode(a.message)) {
+                what += "(" + msg_type_label(m->inner.type) + ")";
+                xid = m->inner.xid;
+            }
         if (forward)
-            spdlog::debug("relay-forward {} xid 0x{:06x} peer {} mac {} interface {} hop {} to {}",
-                          msg_type_label(a.msg_type), a.xid, a.peer.str(),
-                          a.client_mac ? a.client_mac->str() : std::string("-"), port_name(cfg, a.port), a.hop_count,
-                          dst);
+            spdlog::debug("relay-forward {} xid 0x{:06x} peer {} mac {} interface {} hop {} to {}", what, xid,
+                          a.peer.str(), a.client_mac ? a.client_mac->str() : std::string("-"),
+                          port_name(cfg, a.port), a.hop_count, dst);
         else
-            spdlog::debug("relay-reply {} xid 0x{:06x} to {} port {} interface {}", msg_type_label(a.msg_type), a.xid,
-                          a.peer.str(), a.sends.front().dport, port_name(cfg, a.port));
+            spdlog::debug("relay-reply {} xid 0x{:06x} to {} port {} interface {}", what, xid, a.peer.str(),
+                          a.sends.front().dport, port_name(cfg, a.port));
     }
 }
 
