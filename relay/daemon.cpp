@@ -5,13 +5,13 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <memory>
 
+#include "capture/control.h"
 #include "capture/packet_io.h"
 #include "capture/udp_socket.h"
 #include "relay/record.h"
@@ -19,12 +19,6 @@
 namespace regrelay::relay {
 
 namespace {
-
-capture::Timestamp now() {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return {ts.tv_sec, uint32_t(ts.tv_nsec)};
-}
 
 // The client side sees only what clients send to the servers' port.
 std::string client_filter() {
@@ -54,14 +48,7 @@ int run_daemon(DaemonOptions opt) {
     Engine engine(opt.engine);
     const Config& cfg = engine.config();
 
-    // Signals arrive through a descriptor, so the loop never runs handler code mid-packet.
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &mask, nullptr);
-    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    const int sfd = capture::control_signal_fd();
 
     std::vector<std::unique_ptr<capture::PacketSource>> sources;
     std::vector<int> joined;
@@ -179,7 +166,7 @@ int run_daemon(DaemonOptions opt) {
                 if (!out.empty()) {
                     sock.send_batch(out);
                     if (rec)
-                        for (size_t k = 0; k < used; ++k) rec->sent(now(), acts[k]);
+                        for (size_t k = 0; k < used; ++k) rec->sent(capture::now(), acts[k]);
                 }
                 if (used < kBatch) break;
             }
@@ -199,7 +186,7 @@ int run_daemon(DaemonOptions opt) {
                     for (unsigned idx : opt.port_ifindex) on_client_port |= idx == d.ifindex;
                     if (on_client_port) continue;
                     Actions& a = acts[used++];
-                    if (rec) rec->received_datagram(now(), d);
+                    if (rec) rec->received_datagram(capture::now(), d);
                     engine.on_server_datagram(d.peer, d.peer_port, d.data, a);
                     if (a.drop != Drop::kNone || log_debug) log_actions(cfg, a);
                     queue_sends(a);
@@ -207,20 +194,20 @@ int run_daemon(DaemonOptions opt) {
                 if (!out.empty()) {
                     sock.send_batch(out);
                     if (rec)
-                        for (size_t k = 0; k < used; ++k) rec->sent(now(), acts[k]);
+                        for (size_t k = 0; k < used; ++k) rec->sent(capture::now(), acts[k]);
                 }
                 if (got < kBatch) break;
             }
         }
         if (pfds[sig_slot].revents & POLLIN) {
-            signalfd_siginfo si;
-            while (::read(sfd, &si, sizeof si) == sizeof si) {
-                if (si.ssi_signo == SIGUSR1) {
-                    spdlog::info("counters:\n{}{}", engine.counters_report(), capture::kernel_drops_report(sources));
-                } else {
-                    spdlog::info("{} received, stopping", strsignal(int(si.ssi_signo)));
+            std::string sig;
+            switch (capture::read_control(sfd, sig)) {
+                case capture::Control::kReport: spdlog::info("counters:\n{}{}", engine.counters_report(), capture::kernel_drops_report(sources)); break;
+                case capture::Control::kStop:
+                    spdlog::info("{} received, stopping", sig);
                     running = false;
-                }
+                    break;
+                case capture::Control::kNone: break;
             }
         }
         if (rec) sink->flush();

@@ -170,10 +170,7 @@ std::string Engine::counters_report() const {
         s += ": received " + std::to_string(c.received) + " forwarded " + std::to_string(c.forwarded) +
              " replied " + std::to_string(c.replied) + " addr-reg-inform " + std::to_string(c.addr_reg_inform) +
              " addr-reg-reply " + std::to_string(c.addr_reg_reply);
-        std::string drops;
-        for (size_t d = 1; d < c.drops.size(); ++d)
-            if (c.drops[d]) drops += " " + std::string(drop_name(Drop(d))) + "=" + std::to_string(c.drops[d]);
-        s += drops.empty() ? " drops none" : " drops" + drops;
+        append_drops<Drop>(s, c.drops, drop_name);
         s += '\n';
     }
     return s;

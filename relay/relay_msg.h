@@ -2,7 +2,9 @@
 // relay agent's options, then option 9 holding the relayed message verbatim.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -32,6 +34,16 @@ bool build_relay_forward(const RelayForward& rf, Bytes inner, std::vector<uint8_
 inline uint32_t xid_of(Bytes msg) {
     if (msg.size() < dhcp6::kClientHeaderLen || dhcp6::is_relay_type(msg[0])) return 0;
     return uint32_t(msg[1]) << 16 | uint32_t(msg[2]) << 8 | msg[3];
+}
+
+// Appends " drops name=N ..." for the non-zero counters of a drop-reason array (index 0 is
+// "none"), or " drops none". Shared by the relay and snoop counter reports.
+template <class Reason, size_t N, class NameFn>
+void append_drops(std::string& s, const std::array<uint64_t, N>& drops, NameFn name) {
+    std::string d;
+    for (size_t i = 1; i < N; ++i)
+        if (drops[i]) d += " " + std::string(name(Reason(i))) + "=" + std::to_string(drops[i]);
+    s += d.empty() ? " drops none" : " drops" + d;
 }
 
 }  // namespace regrelay::relay

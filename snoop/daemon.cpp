@@ -1,14 +1,17 @@
 #include "snoop/daemon.h"
 
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/signalfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <memory>
 
+#include "capture/control.h"
 #include "capture/packet_io.h"
 #include "snoop/filters.h"
 
@@ -18,13 +21,23 @@ namespace {
 
 const char* role_name(Role r) { return r == Role::kClient ? "client" : r == Role::kUplink ? "uplink" : "trusted"; }
 
-capture::Timestamp now() {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return {ts.tv_sec, uint32_t(ts.tv_nsec)};
-}
-
 constexpr size_t kBatch = 64;
+
+// The capture length for a port: its MTU plus Ethernet and two VLAN tags. In immediate mode
+// libpcap uses a TPACKET_V2 ring whose slots are snaplen-sized (64 KiB on interfaces with offloads,
+// veth included), so with 65535 the 8 MiB ring holds ~128 frames and a few milliseconds of delay
+// at tens of thousands of frames a second lose frames. A longer frame is no unfragmented DHCPv6
+// message: captured truncated, it is dropped as bad-frame.
+int capture_length(const std::string& port) {
+    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 65535;
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, port.c_str(), IFNAMSIZ - 1);
+    const int rc = ::ioctl(fd, SIOCGIFMTU, &ifr);
+    ::close(fd);
+    if (rc != 0 || ifr.ifr_mtu <= 0 || ifr.ifr_mtu > 65535 - 22) return 65535;
+    return ifr.ifr_mtu + 22;
+}
 
 }  // namespace
 
@@ -66,13 +79,7 @@ int run_daemon(DaemonOptions opt) {
     Engine engine(opt.engine);
     const Config& cfg = engine.config();
 
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &mask, nullptr);
-    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    const int sfd = capture::control_signal_fd();
 
     std::vector<std::unique_ptr<capture::PacketSource>> sources;
     std::vector<std::unique_ptr<capture::PacketSink>> injectors;
@@ -81,6 +88,7 @@ int run_daemon(DaemonOptions opt) {
     lo.timeout_ms = 10;
     std::string err;
     for (const auto& p : cfg.ports) {
+        lo.snaplen = capture_length(p.name);
         auto src = capture::open_live(p.name, lo, err);
         if (!src) {
             spdlog::error("{} port {}: {}", role_name(p.role), p.name, err);
@@ -162,19 +170,19 @@ int run_daemon(DaemonOptions opt) {
                     recbuf.clear();
                     if (frame::append_sll2_from_capture(recbuf, opt.ifindex[size_t(a.out_port)], frame::kSllOutgoing,
                                                         frame::kLinkEthernet, a.frame))
-                        rec->write(now(), recbuf);
+                        rec->write(capture::now(), recbuf);
                 }
             }
         }
         if (pfds.back().revents & POLLIN) {
-            signalfd_siginfo si;
-            while (::read(sfd, &si, sizeof si) == sizeof si) {
-                if (si.ssi_signo == SIGUSR1) {
-                    spdlog::info("counters:\n{}", engine.counters_report());
-                } else {
-                    spdlog::info("{} received, stopping", strsignal(int(si.ssi_signo)));
+            std::string sig;
+            switch (capture::read_control(sfd, sig)) {
+                case capture::Control::kReport: spdlog::info("counters:\n{}{}", engine.counters_report(), capture::kernel_drops_report(sources)); break;
+                case capture::Control::kStop:
+                    spdlog::info("{} received, stopping", sig);
                     running = false;
-                }
+                    break;
+                case capture::Control::kNone: break;
             }
         }
         if (rec) rec->flush();
@@ -183,7 +191,7 @@ int run_daemon(DaemonOptions opt) {
         if (!remove_filters(err)) spdlog::error("removing nftables table bridge {}: {}", kFilterTable, err);
         else spdlog::info("removed nftables table bridge {}", kFilterTable);
     }
-    std::string report = engine.counters_report();
+    std::string report = engine.counters_report() + capture::kernel_drops_report(sources);
     if (inject_errors)
         report += "injection errors " + std::to_string(inject_errors) + " (last: " + last_inject_error + ")\n";
     spdlog::info("counters at exit:\n{}", report);

@@ -189,10 +189,7 @@ std::string Engine::counters_report() const {
         s += ": received " + std::to_string(c.received) + " relayed-up " + std::to_string(c.relayed_up) +
              " relayed-down " + std::to_string(c.relayed_down) + " addr-reg-inform " +
              std::to_string(c.addr_reg_inform) + " addr-reg-reply " + std::to_string(c.addr_reg_reply);
-        std::string drops;
-        for (size_t d = 1; d < c.drops.size(); ++d)
-            if (c.drops[d]) drops += " " + std::string(drop_name(Drop(d))) + "=" + std::to_string(c.drops[d]);
-        s += drops.empty() ? " drops none" : " drops" + drops;
+        relay::append_drops<Drop>(s, c.drops, drop_name);
         s += '\n';
     }
     return s;

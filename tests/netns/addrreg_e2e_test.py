@@ -316,7 +316,7 @@ def group_snoop(c, lab, binary):
     xids = inform_line(t.snoop.log(), t.client_mac)
     c.eq(xids, [sent[0]["xid"]] if sent else ["?"],
          f"snoop logged 'ADDR-REG-INFORM address {CLIENT} mac {mac_text(t.client_mac)} ... port {t.swc_if}' once")
-    c.check(re.search(r"relay-forward RELAY-FORW .* hop 1 to " + re.escape(SERVER), t.relay.log()),
+    c.check(re.search(r"relay-forward RELAY-FORW\(ADDR-REG-INFORM\) .* hop 1 to " + re.escape(SERVER), t.relay.log()),
             "router relayed the LDRA's Relay-forward with hop-count 1")
     # The router sees a Relay-forward, not the client's message: its info-level registration line
     # is the LDRA's to log (RFC 6939: option 79 comes from the first-hop relay, the LDRA).
