@@ -456,7 +456,8 @@ class Demo:
             out(indent("\n".join(keep)) if keep else "   (nothing about the registration)")
         out("\n   The snoop is the first relay the client's message meets: it logs each registration at info level"
             "\n   (address, MAC, DUID, port). The router receives the snoop's Relay-forward, not an ADDR-REG-INFORM,"
-            "\n   so it logs a RELAY-FORW (xid 0: relay messages have none) and its RELAY-REPL, at debug level.")
+            "\n   so it logs RELAY-FORW(ADDR-REG-INFORM) and RELAY-REPL(ADDR-REG-REPLY), naming the carried"
+            "\n   message and its xid, at debug level.")
 
 
 def main():
