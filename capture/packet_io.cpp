@@ -6,6 +6,10 @@
 #include <net/if.h>
 #include <pcap/pcap.h>
 
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -67,6 +71,21 @@ private:
 
 }  // namespace
 
+namespace {
+
+int link_snaplen(const std::string& ifname) {
+    int mtu = 0;
+    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+    if (fd >= 0 && ::ioctl(fd, SIOCGIFMTU, &ifr) == 0) mtu = ifr.ifr_mtu;
+    if (fd >= 0) ::close(fd);
+    constexpr int kLinkOverhead = 14 + 2 * 4;  // Ethernet header and two VLAN tags
+    return mtu > 0 && mtu <= 65535 - kLinkOverhead ? mtu + kLinkOverhead : 65535;
+}
+
+}  // namespace
+
 std::string kernel_drops_report(const std::vector<std::unique_ptr<PacketSource>>& sources) {
     std::string s;
     for (const auto& src : sources) {
@@ -87,7 +106,7 @@ std::unique_ptr<PacketSource> open_live(const std::string& iface, const LiveOpti
         err = iface + ": " + ebuf;
         return nullptr;
     }
-    pcap_set_snaplen(p, opt.snaplen);
+    pcap_set_snaplen(p, opt.snaplen ? opt.snaplen : link_snaplen(iface));
     pcap_set_promisc(p, 0);
     pcap_set_immediate_mode(p, 1);
     pcap_set_buffer_size(p, opt.buffer_bytes);

@@ -1,10 +1,8 @@
 #include "relay/daemon.h"
 
-#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,19 +26,6 @@ std::string client_filter() {
 
 constexpr size_t kBatch = 64;  // packets read per interface per wake-up, and sent per sendmmsg
 
-// Capture snapshot length: the interface MTU plus Ethernet and two VLAN tags. libpcap (TPACKET_V2
-// in immediate mode) cuts its ring into slots of this size, so 65535 left only ~128 slots in the
-// 8 MiB buffer and a burst of 200 client messages lost a third of them. A longer frame would be
-// an IPv6 fragment or truncated, which the engine drops either way.
-int capture_snaplen(const std::string& ifname) {
-    int mtu = 0;
-    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
-    if (fd >= 0 && ::ioctl(fd, SIOCGIFMTU, &ifr) == 0) mtu = ifr.ifr_mtu;
-    if (fd >= 0) ::close(fd);
-    return mtu > 0 && mtu < 65535 - 22 ? mtu + 22 : 65535;
-}
 
 }  // namespace
 
@@ -58,7 +43,6 @@ int run_daemon(DaemonOptions opt) {
     lo.nonblocking = true;
     for (size_t i = 0; i < cfg.ports.size(); ++i) {
         std::string err;
-        lo.snaplen = capture_snaplen(cfg.ports[i].name);
         auto src = capture::open_live(cfg.ports[i].name, lo, err);
         if (!src) {
             spdlog::error("--client-iface {}: {}", cfg.ports[i].name, err);

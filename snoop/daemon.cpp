@@ -1,10 +1,8 @@
 #include "snoop/daemon.h"
 
-#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,21 +21,6 @@ const char* role_name(Role r) { return r == Role::kClient ? "client" : r == Role
 
 constexpr size_t kBatch = 64;
 
-// The capture length for a port: its MTU plus Ethernet and two VLAN tags. In immediate mode
-// libpcap uses a TPACKET_V2 ring whose slots are snaplen-sized (64 KiB on interfaces with offloads,
-// veth included), so with 65535 the 8 MiB ring holds ~128 frames and a few milliseconds of delay
-// at tens of thousands of frames a second lose frames. A longer frame is no unfragmented DHCPv6
-// message: captured truncated, it is dropped as bad-frame.
-int capture_length(const std::string& port) {
-    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 65535;
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, port.c_str(), IFNAMSIZ - 1);
-    const int rc = ::ioctl(fd, SIOCGIFMTU, &ifr);
-    ::close(fd);
-    if (rc != 0 || ifr.ifr_mtu <= 0 || ifr.ifr_mtu > 65535 - 22) return 65535;
-    return ifr.ifr_mtu + 22;
-}
 
 }  // namespace
 
@@ -88,7 +71,6 @@ int run_daemon(DaemonOptions opt) {
     lo.timeout_ms = 10;
     std::string err;
     for (const auto& p : cfg.ports) {
-        lo.snaplen = capture_length(p.name);
         auto src = capture::open_live(p.name, lo, err);
         if (!src) {
             spdlog::error("{} port {}: {}", role_name(p.role), p.name, err);

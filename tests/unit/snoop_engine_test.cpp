@@ -1,0 +1,865 @@
+// Unit tests for the snoop engine (snoop/engine.h): an RFC 6221 Lightweight DHCPv6 Relay Agent
+// on a bridge, with the RFC 9686 messages (ADDR-REG-INFORM 36 / ADDR-REG-REPLY 37).
+//
+// Input frames are built here by hand (Ethernet, 802.1Q tags, IPv6, UDP with its checksum), and
+// what the engine emits is taken apart by a parser written here, never with frame:: or dhcp6::
+// code. One Relay-forward frame is compared byte for byte against bytes written out by hand.
+//
+//   relay message:  msg-type (1) | hop-count (1) | link-address (16) | peer-address (16) | options
+//   option:         code (2) | length (2) | body
+//   option 9:       the relayed message, verbatim
+//   option 18:      the interface-id (the port name)
+//   option 79:      link-layer type 0x0001 (Ethernet) | 6-byte MAC
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "snoop/engine.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace regrelay;
+using regrelay::snoop::Actions;
+using regrelay::snoop::Config;
+using regrelay::snoop::Drop;
+using regrelay::snoop::Engine;
+using regrelay::snoop::Port;
+using regrelay::snoop::Role;
+using regrelay::test::be16;
+using regrelay::test::cat;
+using regrelay::test::hexb;
+using regrelay::test::mkopt;
+using regrelay::test::str_bytes;
+using regrelay::test::to_hex;
+
+using V = std::vector<uint8_t>;
+
+constexpr int kLinkEthernet = 1;
+
+// ---- addressing plan ---------------------------------------------------------------------
+
+// Ports: 0 "c1" and 1 "c2" (clients, untrusted), 2 "up" (uplink), 3 "tr" (trusted).
+constexpr int kC1 = 0, kC2 = 1, kUp = 2, kTr = 3;
+
+constexpr const char* kClientMac = "02:00:00:aa:00:01";
+constexpr const char* kClientLl = "fe80::ff:feaa:1";
+constexpr const char* kClientGua = "2001:db8:1::101";
+constexpr const char* kRouterMac = "02:00:00:bb:00:01";
+constexpr const char* kRouterLl = "fe80::ff:febb:1";
+constexpr const char* kRouterGua = "2001:db8:1::1";
+constexpr const char* kAllDhcp = "ff02::1:2";
+constexpr const char* kAllDhcpMac = "33:33:00:01:00:02";
+
+V ab(const char* s) {
+    auto a = Ip6Addr::parse(s);
+    if (!a) throw std::invalid_argument(std::string("bad address in test: ") + s);
+    return V(a->b.begin(), a->b.end());
+}
+V mb(const char* s) {
+    auto m = MacAddr::parse(s);
+    if (!m) throw std::invalid_argument(std::string("bad MAC in test: ") + s);
+    return V(m->b.begin(), m->b.end());
+}
+
+Config base_config(bool client_link_layer = true) {
+    Config c;
+    Port c1{"c1", Role::kClient, {}};
+    Port c2{"c2", Role::kClient, {}};
+    Port up{"up", Role::kUplink, {}};
+    Port tr{"tr", Role::kTrusted, {}};
+    c.ports = {c1, c2, up, tr};
+    c.client_link_layer = client_link_layer;
+    c.verify_udp_checksum = true;
+    return c;
+}
+
+// ---- frames built by hand ----------------------------------------------------------------
+
+uint32_t sum16(const V& b, uint32_t s = 0) {
+    for (size_t i = 0; i + 1 < b.size(); i += 2) s += uint32_t(b[i] << 8 | b[i + 1]);
+    if (b.size() & 1) s += uint32_t(b.back() << 8);
+    return s;
+}
+
+// RFC 8200 §8.1: over the pseudo-header and the UDP header (checksum zero) and payload.
+uint16_t udp_checksum(const V& src, const V& dst, const V& udp) {
+    uint32_t s = sum16(cat({src, dst, V{0, 0}, be16(uint16_t(udp.size())), V{0, 0, 0, 17}}));
+    s = sum16(udp, s);
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    uint16_t c = uint16_t(~s);
+    return c ? c : 0xffff;
+}
+
+struct Tag {
+    uint16_t tpid, tci;
+};
+
+struct FrameSpec {
+    const char* src_mac = kClientMac;
+    const char* dst_mac = kAllDhcpMac;
+    std::vector<Tag> tags;
+    const char* src = kClientLl;
+    const char* dst = kAllDhcp;
+    uint8_t hop_limit = 1;
+    uint16_t sport = 546, dport = 547;
+    bool bad_checksum = false;
+};
+
+V make_frame(const V& payload, const FrameSpec& s = {}) {
+    V udp = cat({be16(s.sport), be16(s.dport), be16(uint16_t(8 + payload.size())), V{0, 0}, payload});
+    uint16_t c = udp_checksum(ab(s.src), ab(s.dst), udp);
+    if (s.bad_checksum) c ^= 0x0101;
+    udp[6] = uint8_t(c >> 8);
+    udp[7] = uint8_t(c);
+    V ip = cat({V{0x60, 0, 0, 0}, be16(uint16_t(udp.size())), V{17, s.hop_limit}, ab(s.src), ab(s.dst)});
+    V eth = cat({mb(s.dst_mac), mb(s.src_mac)});
+    for (const Tag& t : s.tags) eth = cat({eth, be16(t.tpid), be16(t.tci)});
+    return cat({eth, be16(0x86dd), ip, udp});
+}
+
+V client_msg(uint8_t type, uint32_t xid, const V& options = {}) {
+    return cat({V{type, uint8_t(xid >> 16), uint8_t(xid >> 8), uint8_t(xid)}, options});
+}
+V relay_msg(uint8_t type, uint8_t hop, const char* link, const char* peer, const V& options) {
+    return cat({V{type, hop}, ab(link), ab(peer), options});
+}
+V duid_ll(const char* mac) { return cat({hexb("0003 0001"), mb(mac)}); }
+V solicit(uint32_t xid = 0x0a0b0c) {
+    return client_msg(1, xid, cat({mkopt(1, duid_ll(kClientMac)), mkopt(8, hexb("0000"))}));
+}
+V addr_reg_inform(uint32_t xid = 0x3a1b2c) {
+    return client_msg(36, xid,
+                      cat({mkopt(1, duid_ll(kClientMac)),
+                           mkopt(5, cat({ab(kClientGua), hexb("00000e10 00001c20")}))}));
+}
+
+// A Relay-reply frame from the upstream relay, as it arrives on the uplink.
+FrameSpec from_router(const char* dst = kClientLl, const char* dst_mac = kClientMac) {
+    FrameSpec s;
+    s.src_mac = kRouterMac;
+    s.dst_mac = dst_mac;
+    s.src = kRouterLl;
+    s.dst = dst;
+    s.hop_limit = 255;
+    s.sport = 547;
+    s.dport = 547;
+    return s;
+}
+
+// ---- an independent parser for what the engine emits ------------------------------------
+
+struct Parsed {
+    bool ok = false;
+    std::string why;
+    V dst_mac, src_mac;
+    std::vector<Tag> tags;
+    uint8_t traffic_class = 0, hop_limit = 0;
+    V src, dst;
+    uint16_t sport = 0, dport = 0;
+    V payload;
+};
+
+Parsed parse_frame(const V& f) {
+    Parsed p;
+    size_t i = 12;
+    if (f.size() < 14) return p.why = "short", p;
+    p.dst_mac.assign(f.begin(), f.begin() + 6);
+    p.src_mac.assign(f.begin() + 6, f.begin() + 12);
+    uint16_t et = uint16_t(f[i] << 8 | f[i + 1]);
+    while (et == 0x8100 || et == 0x88a8 || et == 0x9100) {
+        if (f.size() < i + 6) return p.why = "short tag", p;
+        p.tags.push_back({et, uint16_t(f[i + 2] << 8 | f[i + 3])});
+        i += 4;
+        et = uint16_t(f[i] << 8 | f[i + 1]);
+    }
+    i += 2;
+    if (et != 0x86dd) return p.why = "not IPv6", p;
+    if (f.size() < i + 48) return p.why = "short IPv6/UDP", p;
+    if ((f[i] >> 4) != 6) return p.why = "IP version", p;
+    p.traffic_class = uint8_t((f[i] & 0x0f) << 4 | f[i + 1] >> 4);
+    const size_t plen = size_t(f[i + 4] << 8 | f[i + 5]);
+    if (f[i + 6] != 17) return p.why = "next header not UDP", p;
+    p.hop_limit = f[i + 7];
+    p.src.assign(f.begin() + long(i) + 8, f.begin() + long(i) + 24);
+    p.dst.assign(f.begin() + long(i) + 24, f.begin() + long(i) + 40);
+    i += 40;
+    if (f.size() != i + plen) return p.why = "IPv6 payload length " + std::to_string(plen), p;
+    V udp(f.begin() + long(i), f.end());
+    p.sport = uint16_t(udp[0] << 8 | udp[1]);
+    p.dport = uint16_t(udp[2] << 8 | udp[3]);
+    if (size_t(udp[4] << 8 | udp[5]) != udp.size()) return p.why = "UDP length", p;
+    const uint16_t got = uint16_t(udp[6] << 8 | udp[7]);
+    udp[6] = udp[7] = 0;
+    if (got != udp_checksum(p.src, p.dst, udp)) return p.why = "UDP checksum", p;
+    p.payload.assign(udp.begin() + 8, udp.end());
+    p.ok = true;
+    return p;
+}
+
+struct ParsedRelay {
+    bool ok = false;
+    uint8_t type = 0, hop = 0;
+    V link, peer;
+    std::vector<std::pair<uint16_t, V>> opts;
+
+    std::vector<uint16_t> codes() const {
+        std::vector<uint16_t> c;
+        for (const auto& o : opts) c.push_back(o.first);
+        return c;
+    }
+    const V* find(uint16_t code) const {
+        for (const auto& o : opts)
+            if (o.first == code) return &o.second;
+        return nullptr;
+    }
+};
+
+ParsedRelay parse_relay(const V& b) {
+    ParsedRelay r;
+    if (b.size() < 34) return r;
+    r.type = b[0];
+    r.hop = b[1];
+    r.link.assign(b.begin() + 2, b.begin() + 18);
+    r.peer.assign(b.begin() + 18, b.begin() + 34);
+    size_t i = 34;
+    while (i < b.size()) {
+        if (b.size() - i < 4) return r;
+        uint16_t code = uint16_t(b[i] << 8 | b[i + 1]);
+        size_t len = size_t(b[i + 2] << 8 | b[i + 3]);
+        if (b.size() - i - 4 < len) return r;
+        r.opts.emplace_back(code, V(b.begin() + long(i) + 4, b.begin() + long(i + 4 + len)));
+        i += 4 + len;
+    }
+    r.ok = true;
+    return r;
+}
+
+V emitted(const Actions& a) { return V(a.frame.begin(), a.frame.end()); }
+
+// Runs one frame; the Actions are copied out so tests can feed the engine again.
+struct Result {
+    bool emit;
+    int out_port;
+    V frame;
+    Drop drop;
+};
+Result run(Engine& e, int port, const V& frame) {
+    Actions a;
+    e.on_frame(port, frame, kLinkEthernet, a);
+    return {a.emit, a.out_port, emitted(a), a.drop};
+}
+
+// A Relay-forward emitted on the uplink toward ff02::1:2 from the client's own addresses, port
+// 547 to 547, carrying exactly `inner`. Returns the parsed relay message.
+ParsedRelay expect_relay_forward(const Result& r, const V& inner, const FrameSpec& in, uint8_t hop,
+                                 const std::string& ifid, bool with_mac) {
+    ParsedRelay rf;
+    EXPECT_TRUE(r.emit);
+    EXPECT_EQ(r.drop, Drop::kNone) << snoop::drop_name(r.drop);
+    EXPECT_EQ(r.out_port, kUp);
+    Parsed p = parse_frame(r.frame);
+    EXPECT_TRUE(p.ok) << p.why << ": " << to_hex(r.frame);
+    if (!p.ok) return rf;
+    EXPECT_EQ(to_hex(p.dst_mac), to_hex(mb(kAllDhcpMac)));
+    EXPECT_EQ(to_hex(p.src_mac), to_hex(mb(in.src_mac))) << "the client's MAC is kept";
+    EXPECT_EQ(p.tags.size(), in.tags.size());
+    for (size_t i = 0; i < std::min(p.tags.size(), in.tags.size()); ++i) {
+        EXPECT_EQ(p.tags[i].tpid, in.tags[i].tpid);
+        EXPECT_EQ(p.tags[i].tci, in.tags[i].tci);
+    }
+    EXPECT_EQ(to_hex(p.src), to_hex(ab(in.src))) << "the client's IPv6 source is kept";
+    EXPECT_EQ(to_hex(p.dst), to_hex(ab(kAllDhcp)));
+    EXPECT_EQ(p.sport, 547);
+    EXPECT_EQ(p.dport, 547);
+    rf = parse_relay(p.payload);
+    EXPECT_TRUE(rf.ok);
+    EXPECT_EQ(rf.type, 12);
+    EXPECT_EQ(rf.hop, hop);
+    EXPECT_EQ(to_hex(rf.link), to_hex(ab("::"))) << "RFC 6221: link-address unspecified";
+    EXPECT_EQ(to_hex(rf.peer), to_hex(ab(in.src))) << "peer-address = the IPv6 source";
+    const V* id = rf.find(18);
+    EXPECT_TRUE(id && *id == str_bytes(ifid)) << "Interface-ID " << ifid;
+    const V* ll = rf.find(79);
+    if (with_mac)
+        EXPECT_TRUE(ll && *ll == cat({hexb("0001"), mb(in.src_mac)})) << "option 79 = client MAC";
+    else
+        EXPECT_EQ(ll, nullptr) << "no option 79";
+    const V* m = rf.find(9);
+    EXPECT_TRUE(m && *m == inner) << "option 9 = the received bytes verbatim";
+    return rf;
+}
+
+// The inner message sent out of `port` only, unchanged, to `peer` on `dport`, from the relay's
+// addresses to the frame's destination MAC.
+void expect_relay_down(const Result& r, int port, const V& inner, const char* peer, uint16_t dport,
+                       const FrameSpec& in) {
+    EXPECT_TRUE(r.emit) << snoop::drop_name(r.drop);
+    EXPECT_EQ(r.drop, Drop::kNone);
+    EXPECT_EQ(r.out_port, port);
+    Parsed p = parse_frame(r.frame);
+    ASSERT_TRUE(p.ok) << p.why << ": " << to_hex(r.frame);
+    EXPECT_EQ(to_hex(p.dst_mac), to_hex(mb(in.dst_mac)));
+    EXPECT_EQ(to_hex(p.src_mac), to_hex(mb(in.src_mac)));
+    EXPECT_EQ(to_hex(p.src), to_hex(ab(in.src)));
+    EXPECT_EQ(to_hex(p.dst), to_hex(ab(peer))) << "to the peer-address";
+    EXPECT_EQ(p.sport, 547);
+    EXPECT_EQ(p.dport, dport);
+    EXPECT_EQ(to_hex(p.payload), to_hex(inner)) << "the inner message, unchanged";
+}
+
+// ---- Relay-forward: exact bytes -----------------------------------------------------------
+
+TEST(SnoopEngine, RelayForwardExactBytes) {
+    Engine e(base_config());
+    const V sol = hexb("01 0a0b0c | 0001 000a 00030001 020000aa0001 | 0008 0002 0000");
+    const V in = make_frame(sol);
+    const V want = hexb(
+        "333300010002 020000aa0001 86dd"                      // Ethernet: to 33:33:00:01:00:02 from the client
+        "60000000 0058 11 01"                                 // IPv6: payload 88, UDP, hop limit 1 (copied)
+        "fe80000000000000000000fffeaa0001"                    //   source: the client's
+        "ff020000000000000000000000010002"                    //   destination: ff02::1:2
+        "0223 0223 0058 7e57"                                 // UDP 547 -> 547, length 88, checksum
+        "0c 00"                                               // Relay-forward, hop-count 0
+        "00000000000000000000000000000000"                    //   link-address ::
+        "fe80000000000000000000fffeaa0001"                    //   peer-address: the client's source
+        "0012 0002 6331"                                      //   Interface-ID "c1"
+        "004f 0008 0001 020000aa0001"                         //   option 79: Ethernet, the client's MAC
+        "0009 0018 010a0b0c0001000a00030001020000aa0001000800020000");  // option 9: the Solicit
+    Result r = run(e, kC1, in);
+    ASSERT_TRUE(r.emit) << snoop::drop_name(r.drop);
+    EXPECT_EQ(r.out_port, kUp);
+    EXPECT_EQ(to_hex(r.frame), to_hex(want));
+}
+
+// ---- Relay-forward: any client message type -----------------------------------------------
+
+TEST(SnoopEngine, AnyClientMessageTypeIsRelayed) {
+    // Every type but the six server/relay types, RFC 9686's 36 and unassigned ones included.
+    for (int t = 0; t < 256; ++t) {
+        if (t == 2 || t == 7 || t == 10 || t == 12 || t == 13 || t == 37) continue;
+        Engine e(base_config());
+        const V msg = client_msg(uint8_t(t), 0x000100 + uint32_t(t), mkopt(1, duid_ll(kClientMac)));
+        FrameSpec s;
+        Result r = run(e, kC2, make_frame(msg, s));
+        SCOPED_TRACE("type " + std::to_string(t));
+        expect_relay_forward(r, msg, s, 0, "c2", true);
+        EXPECT_EQ(e.counters(kC2).relayed_up, 1u);
+    }
+}
+
+TEST(SnoopEngine, AddrRegInformFromGlobalAddress) {
+    Engine e(base_config());
+    const V inform = addr_reg_inform();
+    FrameSpec s;
+    s.src = kClientGua;
+    Result r = run(e, kC1, make_frame(inform, s));
+    expect_relay_forward(r, inform, s, 0, "c1", true);
+    EXPECT_EQ(e.counters(kC1).addr_reg_inform, 1u);
+    EXPECT_EQ(e.counters(kC1).relayed_up, 1u);
+}
+
+TEST(SnoopEngine, NoClientLinkLayerOption) {
+    Engine e(base_config(/*client_link_layer=*/false));
+    const V sol = solicit();
+    FrameSpec s;
+    Result r = run(e, kC1, make_frame(sol, s));
+    ParsedRelay rf = expect_relay_forward(r, sol, s, 0, "c1", false);
+    EXPECT_EQ(rf.codes(), (std::vector<uint16_t>{18, 9}));
+}
+
+TEST(SnoopEngine, ConfiguredInterfaceId) {
+    Config c = base_config();
+    c.ports[kC2].interface_id = str_bytes("ge-0/0/2");
+    Engine e(c);
+    const V sol = solicit();
+    FrameSpec s;
+    expect_relay_forward(run(e, kC2, make_frame(sol, s)), sol, s, 0, "ge-0/0/2", true);
+    // Replies are matched against the configured id, not the port name.
+    const V adv = client_msg(2, 0x0a0b0c);
+    FrameSpec d = from_router();
+    const V rr = relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("ge-0/0/2")), mkopt(9, adv)}));
+    expect_relay_down(run(e, kUp, make_frame(rr, d)), kC2, adv, kClientLl, 546, d);
+    const V rr2 = relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("c2")), mkopt(9, adv)}));
+    EXPECT_EQ(run(e, kUp, make_frame(rr2, d)).drop, Drop::kUnknownInterface);
+}
+
+TEST(SnoopEngine, VlanTagsCopiedUpAndDown) {
+    for (const auto& tags : {std::vector<Tag>{{0x8100, 0x2064}},                      // PCP 1, VLAN 100
+                             std::vector<Tag>{{0x88a8, 0x000a}, {0x8100, 0x00c8}}}) {  // QinQ 10/200
+        SCOPED_TRACE(std::to_string(tags.size()) + " tag(s)");
+        Engine e(base_config());
+        const V sol = solicit();
+        FrameSpec s;
+        s.tags = tags;
+        expect_relay_forward(run(e, kC1, make_frame(sol, s)), sol, s, 0, "c1", true);
+
+        const V adv = client_msg(2, 0x0a0b0c, mkopt(1, duid_ll(kClientMac)));
+        FrameSpec d = from_router();
+        d.tags = tags;
+        Result r = run(e, kUp, make_frame(relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("c1")),
+                                                                                  mkopt(9, adv)})),
+                                          d));
+        expect_relay_down(r, kC1, adv, kClientLl, 546, d);
+        Parsed p = parse_frame(r.frame);
+        ASSERT_EQ(p.tags.size(), tags.size());
+        for (size_t i = 0; i < tags.size(); ++i) {
+            EXPECT_EQ(p.tags[i].tpid, tags[i].tpid);
+            EXPECT_EQ(p.tags[i].tci, tags[i].tci);
+        }
+    }
+}
+
+// ---- the DHCPv6 guard on client ports -----------------------------------------------------
+
+TEST(SnoopEngine, GuardDropsServerAndRelayMessagesOnClientPorts) {
+    struct Case {
+        uint8_t type;
+        uint16_t sport, dport;
+        Drop want;
+    };
+    const Case cases[] = {
+        {2, 547, 546, Drop::kGuardServerMessage},   // Advertise
+        {7, 547, 546, Drop::kGuardServerMessage},   // Reply
+        {10, 547, 546, Drop::kGuardServerMessage},  // Reconfigure
+        {37, 547, 546, Drop::kGuardServerMessage},  // ADDR-REG-REPLY
+        {2, 546, 547, Drop::kGuardServerMessage},   // Advertise toward the servers' port
+        {37, 546, 547, Drop::kGuardServerMessage},  // ADDR-REG-REPLY toward the servers' port
+        {1, 547, 546, Drop::kGuardServerMessage},   // anything to the clients' port
+        {13, 547, 547, Drop::kGuardRelayReply},     // Relay-reply
+        {13, 547, 546, Drop::kGuardRelayReply},
+        {12, 547, 547, Drop::kGuardRelayForward},   // Relay-forward: untrusted ports are no relays
+    };
+    Engine e(base_config());
+    uint64_t n = 0;
+    for (const Case& c : cases) {
+        SCOPED_TRACE("type " + std::to_string(c.type) + " " + std::to_string(c.sport) + "->" +
+                     std::to_string(c.dport));
+        V msg = c.type == 12 || c.type == 13
+                    ? relay_msg(c.type, 0, "::", kClientLl, cat({mkopt(18, str_bytes("c2")), mkopt(9, solicit())}))
+                    : client_msg(c.type, 0x111111, mkopt(2, duid_ll(kClientMac)));
+        FrameSpec s;
+        s.sport = c.sport;
+        s.dport = c.dport;
+        Result r = run(e, kC1, make_frame(msg, s));
+        EXPECT_FALSE(r.emit);
+        EXPECT_TRUE(r.frame.empty());
+        EXPECT_EQ(r.drop, c.want) << snoop::drop_name(r.drop);
+        ++n;
+    }
+    const auto& k = e.counters(kC1);
+    EXPECT_EQ(k.received, n);
+    EXPECT_EQ(k.relayed_up, 0u);
+    EXPECT_EQ(k.drops[size_t(Drop::kGuardServerMessage)], 7u);
+    EXPECT_EQ(k.drops[size_t(Drop::kGuardRelayReply)], 2u);
+    EXPECT_EQ(k.drops[size_t(Drop::kGuardRelayForward)], 1u);
+    // Nothing was sent anywhere: no other port's counters moved.
+    for (int p : {kC2, kUp, kTr}) {
+        EXPECT_EQ(e.counters(p).received, 0u);
+        EXPECT_EQ(e.counters(p).relayed_down, 0u);
+    }
+}
+
+// ---- trusted ports ------------------------------------------------------------------------
+
+TEST(SnoopEngine, TrustedPortRewrapsRelayForward) {
+    Engine e(base_config());
+    const V inner = solicit();
+    for (uint8_t hop : {0, 3, 7}) {
+        SCOPED_TRACE("hop-count " + std::to_string(hop));
+        const V fw = relay_msg(12, hop, "::", "fe80::dd:1",
+                               cat({mkopt(18, str_bytes("downstream-port")), mkopt(79, cat({hexb("0001"),
+                                                                                           mb(kClientMac)})),
+                                    mkopt(9, inner)}));
+        FrameSpec s;
+        s.src_mac = "02:00:00:dd:00:01";
+        s.src = "fe80::dd:1";
+        s.sport = 547;
+        ParsedRelay rf = expect_relay_forward(run(e, kTr, make_frame(fw, s)), fw, s, uint8_t(hop + 1), "tr", false);
+        EXPECT_EQ(rf.codes(), (std::vector<uint16_t>{18, 9})) << "no option 79 for a relay's message";
+    }
+    // At the limit: a Relay-forward already at hop-count 8 is dropped and counted.
+    const V fw8 = relay_msg(12, 8, "::", "fe80::dd:1", mkopt(9, inner));
+    FrameSpec s;
+    s.src = "fe80::dd:1";
+    s.sport = 547;
+    Result r = run(e, kTr, make_frame(fw8, s));
+    EXPECT_FALSE(r.emit);
+    EXPECT_EQ(r.drop, Drop::kHopLimit);
+    const V fw200 = relay_msg(12, 200, "::", "fe80::dd:1", mkopt(9, inner));
+    EXPECT_EQ(run(e, kTr, make_frame(fw200, s)).drop, Drop::kHopLimit);
+    EXPECT_EQ(e.counters(kTr).drops[size_t(Drop::kHopLimit)], 2u);
+    EXPECT_EQ(e.counters(kTr).relayed_up, 3u);
+}
+
+TEST(SnoopEngine, TrustedPortRelaysClientMessagesToo) {
+    Engine e(base_config());
+    const V inform = addr_reg_inform();
+    FrameSpec s;
+    s.src = kClientGua;
+    expect_relay_forward(run(e, kTr, make_frame(inform, s)), inform, s, 0, "tr", true);
+    EXPECT_EQ(e.counters(kTr).addr_reg_inform, 1u);
+}
+
+TEST(SnoopEngine, UplinkDoesNotRelayUpward) {
+    Engine e(base_config());
+    FrameSpec s;
+    EXPECT_EQ(run(e, kUp, make_frame(solicit(), s)).drop, Drop::kWrongDirection);
+    s.sport = 547;
+    EXPECT_EQ(run(e, kUp, make_frame(relay_msg(12, 0, "::", kClientLl, mkopt(9, solicit())), s)).drop,
+              Drop::kWrongDirection);
+    // A server's native (unwrapped) message on a trusted port is not the LDRA's business.
+    FrameSpec d = from_router();
+    d.dport = 546;
+    EXPECT_EQ(run(e, kUp, make_frame(client_msg(2, 1), d)).drop, Drop::kNativeServerMessage);
+    EXPECT_EQ(run(e, kTr, make_frame(client_msg(37, 1), d)).drop, Drop::kNativeServerMessage);
+    d.dport = 547;
+    EXPECT_EQ(run(e, kUp, make_frame(client_msg(7, 1), d)).drop, Drop::kNativeServerMessage);
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kWrongDirection)], 2u);
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kNativeServerMessage)], 2u);
+    EXPECT_EQ(e.counters(kTr).drops[size_t(Drop::kNativeServerMessage)], 1u);
+}
+
+// ---- Relay-reply down to the right port ---------------------------------------------------
+
+TEST(SnoopEngine, RelayReplyToTheNamedPortOnly) {
+    Engine e(base_config());
+    const V adv = client_msg(2, 0x0a0b0c, cat({mkopt(1, duid_ll(kClientMac)), mkopt(2, duid_ll("02:00:00:cc:00:01"))}));
+    for (int port : {kC1, kC2}) {
+        const std::string name = port == kC1 ? "c1" : "c2";
+        SCOPED_TRACE(name);
+        FrameSpec d = from_router();
+        const V rr = relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes(name)), mkopt(9, adv)}));
+        expect_relay_down(run(e, kUp, make_frame(rr, d)), port, adv, kClientLl, 546, d);
+    }
+    EXPECT_EQ(e.counters(kC1).relayed_down, 1u);
+    EXPECT_EQ(e.counters(kC2).relayed_down, 1u);
+    EXPECT_EQ(e.counters(kUp).received, 2u);
+    EXPECT_EQ(e.counters(kUp).relayed_down, 0u);
+}
+
+TEST(SnoopEngine, NestedRelayReplyGoesToPort547) {
+    // A downstream relay (another LDRA) on the trusted port gets its own Relay-reply on port 547.
+    Engine e(base_config());
+    const V reply = client_msg(7, 0x0a0b0c, mkopt(1, duid_ll(kClientMac)));
+    const V inner_rr = relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("downstream")), mkopt(9, reply)}));
+    FrameSpec d = from_router("fe80::dd:1", "02:00:00:dd:00:01");
+    const V rr = relay_msg(13, 1, "::", "fe80::dd:1", cat({mkopt(18, str_bytes("tr")), mkopt(9, inner_rr)}));
+    expect_relay_down(run(e, kUp, make_frame(rr, d)), kTr, inner_rr, "fe80::dd:1", 547, d);
+}
+
+TEST(SnoopEngine, AddrRegReplyToGlobalPeer) {
+    // RFC 9686: ADDR-REG-INFORM comes from the registered (global) address, so the upstream relay
+    // set link-address :: and sends the Relay-reply to that address. Intercepted all the same.
+    Engine e(base_config());
+    const V reply = client_msg(37, 0x3a1b2c, cat({mkopt(1, duid_ll(kClientMac)),
+                                                  mkopt(5, cat({ab(kClientGua), hexb("00000e10 00001c20")}))}));
+    FrameSpec d = from_router(kClientGua);
+    d.src = kRouterGua;
+    d.hop_limit = 64;
+    const V rr = relay_msg(13, 0, "::", kClientGua, cat({mkopt(18, str_bytes("c2")), mkopt(9, reply)}));
+    Result r = run(e, kUp, make_frame(rr, d));
+    expect_relay_down(r, kC2, reply, kClientGua, 546, d);
+    EXPECT_EQ(parse_frame(r.frame).hop_limit, 64);
+    EXPECT_EQ(e.counters(kC2).addr_reg_reply, 1u);
+    EXPECT_EQ(e.counters(kC2).relayed_down, 1u);
+}
+
+TEST(SnoopEngine, RelayReplyFromTrustedPort) {
+    Engine e(base_config());
+    const V adv = client_msg(2, 0x0a0b0c);
+    FrameSpec d = from_router();
+    const V rr = relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("c1")), mkopt(9, adv)}));
+    expect_relay_down(run(e, kTr, make_frame(rr, d)), kC1, adv, kClientLl, 546, d);
+}
+
+TEST(SnoopEngine, RelayReplyNamingNoKnownPort) {
+    Engine e(base_config());
+    const V adv = client_msg(2, 0x0a0b0c);
+    FrameSpec d = from_router();
+    for (const char* id : {"c3", "up", "", "c1 ", "C1"}) {
+        SCOPED_TRACE(std::string("interface-id \"") + id + "\"");
+        const V rr = relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes(id)), mkopt(9, adv)}));
+        Result r = run(e, kUp, make_frame(rr, d));
+        EXPECT_FALSE(r.emit);
+        EXPECT_EQ(r.drop, Drop::kUnknownInterface) << snoop::drop_name(r.drop);
+    }
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kUnknownInterface)], 5u);
+}
+
+TEST(SnoopEngine, RelayReplyWithoutInterfaceId) {
+    Engine e(base_config());
+    const V rr = relay_msg(13, 0, "2001:db8:1::1", kClientLl, mkopt(9, client_msg(2, 1)));
+    Result r = run(e, kUp, make_frame(rr, from_router()));
+    EXPECT_FALSE(r.emit);
+    EXPECT_EQ(r.drop, Drop::kNoInterfaceId);
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kNoInterfaceId)], 1u);
+}
+
+TEST(SnoopEngine, RelayReplyToMulticastMacHasNoClient) {
+    Engine e(base_config());
+    const V rr = relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("c1")), mkopt(9, client_msg(2, 1))}));
+    for (const char* mac : {"33:33:00:00:00:01", "ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01"}) {
+        SCOPED_TRACE(mac);
+        Result r = run(e, kUp, make_frame(rr, from_router("ff02::1", mac)));
+        EXPECT_FALSE(r.emit);
+        EXPECT_EQ(r.drop, Drop::kNoClientMac) << snoop::drop_name(r.drop);
+    }
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kNoClientMac)], 3u);
+    EXPECT_EQ(e.counters(kC1).relayed_down, 0u);
+}
+
+TEST(SnoopEngine, NoStateRepliesNeedNoRequest) {
+    // Nothing is learnt: a reply for a client never seen is relayed, twice if sent twice, and a
+    // client's earlier message does not change where or how anything is relayed.
+    Engine e(base_config());
+    const V adv = client_msg(2, 0x777777);
+    FrameSpec d = from_router("fe80::1234", "02:00:00:12:34:56");
+    const V rr = relay_msg(13, 0, "::", "fe80::1234", cat({mkopt(18, str_bytes("c2")), mkopt(9, adv)}));
+    Result a = run(e, kUp, make_frame(rr, d));
+    expect_relay_down(a, kC2, adv, "fe80::1234", 546, d);
+    FrameSpec s;  // the same client on c1 now
+    s.src_mac = "02:00:00:12:34:56";
+    s.src = "fe80::1234";
+    run(e, kC1, make_frame(solicit(0x777777), s));
+    Result b = run(e, kUp, make_frame(rr, d));
+    EXPECT_EQ(b.out_port, kC2);
+    EXPECT_EQ(to_hex(b.frame), to_hex(a.frame));
+}
+
+// ---- every other drop reason --------------------------------------------------------------
+
+TEST(SnoopEngine, FrameLevelDrops) {
+    Engine e(base_config());
+    // Not IPv6 (ARP).
+    V arp = cat({hexb("ffffffffffff 020000aa0001 0806"), V(28, 0)});
+    EXPECT_EQ(run(e, kC1, arp).drop, Drop::kBadFrame);
+    // Truncated IPv6 header.
+    V sol_frame = make_frame(solicit());
+    EXPECT_EQ(run(e, kC1, V(sol_frame.begin(), sol_frame.begin() + 30)).drop, Drop::kBadFrame);
+    // Bad UDP checksum (verified when configured so).
+    FrameSpec bad;
+    bad.bad_checksum = true;
+    EXPECT_EQ(run(e, kC1, make_frame(solicit(), bad)).drop, Drop::kBadUdpChecksum);
+    // IPv6 fragment: a Fragment header (44) before UDP.
+    V frag = make_frame(solicit());
+    {
+        const size_t ip = 14;
+        V udp(frag.begin() + long(ip) + 40, frag.end());
+        V fh = {17, 0, 0x00, 0x01, 0, 0, 0, 1};  // next UDP, offset 0, M=1, id 1
+        V hdr(frag.begin(), frag.begin() + long(ip) + 40);
+        hdr[ip + 6] = 44;
+        const uint16_t plen = uint16_t(udp.size() + fh.size());
+        hdr[ip + 4] = uint8_t(plen >> 8);
+        hdr[ip + 5] = uint8_t(plen);
+        frag = cat({hdr, fh, udp});
+    }
+    EXPECT_EQ(run(e, kC1, frag).drop, Drop::kFragment);
+    // Not DHCP: UDP 53.
+    FrameSpec dns;
+    dns.sport = 5353;
+    dns.dport = 53;
+    EXPECT_EQ(run(e, kC1, make_frame(solicit(), dns)).drop, Drop::kNotDhcp);
+    dns.sport = 546;
+    EXPECT_EQ(run(e, kC1, make_frame(solicit(), dns)).drop, Drop::kNotDhcp);
+    // Shorter than a DHCPv6 header.
+    EXPECT_EQ(run(e, kC1, make_frame(hexb("01 0a0b"))).drop, Drop::kTruncated);
+    EXPECT_EQ(run(e, kC1, make_frame(V{})).drop, Drop::kTruncated);
+
+    const auto& k = e.counters(kC1);
+    EXPECT_EQ(k.received, 8u);
+    EXPECT_EQ(k.drops[size_t(Drop::kBadFrame)], 2u);
+    EXPECT_EQ(k.drops[size_t(Drop::kBadUdpChecksum)], 1u);
+    EXPECT_EQ(k.drops[size_t(Drop::kFragment)], 1u);
+    EXPECT_EQ(k.drops[size_t(Drop::kNotDhcp)], 2u);
+    EXPECT_EQ(k.drops[size_t(Drop::kTruncated)], 2u);
+}
+
+TEST(SnoopEngine, ChecksumNotVerifiedInLiveMode) {
+    Config c = base_config();
+    c.verify_udp_checksum = false;  // live mode: offloaded checksums on veth/tap
+    Engine e(c);
+    FrameSpec bad;
+    bad.bad_checksum = true;
+    const V sol = solicit();
+    expect_relay_forward(run(e, kC1, make_frame(sol, bad)), sol, bad, 0, "c1", true);
+}
+
+TEST(SnoopEngine, MalformedRelayMessages) {
+    Engine e(base_config());
+    FrameSpec s;
+    s.src = "fe80::dd:1";
+    s.sport = 547;
+    // A Relay-forward shorter than its header, and one whose options run past the end.
+    EXPECT_EQ(run(e, kTr, make_frame(hexb("0c 00 0000"), s)).drop, Drop::kMalformedRelay);
+    V broken = relay_msg(12, 0, "::", "fe80::dd:1", mkopt(9, solicit()));
+    broken.push_back(0);
+    broken.push_back(9);
+    broken.push_back(0);
+    EXPECT_EQ(run(e, kTr, make_frame(broken, s)).drop, Drop::kMalformedRelay);
+    // Relay-replies: short, broken options, empty option 9, unusable peer-address.
+    FrameSpec d = from_router();
+    EXPECT_EQ(run(e, kUp, make_frame(hexb("0d 00 0000"), d)).drop, Drop::kMalformedRelay);
+    V rr_broken = relay_msg(13, 0, "::", kClientLl, mkopt(18, str_bytes("c1")));
+    rr_broken.push_back(0);
+    EXPECT_EQ(run(e, kUp, make_frame(rr_broken, d)).drop, Drop::kMalformedRelay);
+    EXPECT_EQ(run(e, kUp, make_frame(relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("c1")), mkopt(9, {})})),
+                                     d))
+                  .drop,
+              Drop::kMalformedRelay);
+    for (const char* peer : {"::", "ff02::1"}) {
+        SCOPED_TRACE(peer);
+        const V rr = relay_msg(13, 0, "::", peer, cat({mkopt(18, str_bytes("c1")), mkopt(9, client_msg(2, 1))}));
+        EXPECT_EQ(run(e, kUp, make_frame(rr, d)).drop, Drop::kMalformedRelay);
+    }
+    // No option 9 at all.
+    EXPECT_EQ(run(e, kUp, make_frame(relay_msg(13, 0, "::", kClientLl, mkopt(18, str_bytes("c1"))), d)).drop,
+              Drop::kNoRelayMessage);
+    EXPECT_EQ(e.counters(kTr).drops[size_t(Drop::kMalformedRelay)], 2u);
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kMalformedRelay)], 5u);
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kNoRelayMessage)], 1u);
+}
+
+TEST(SnoopEngine, TooBigToWrap) {
+    Engine e(base_config());
+    // A client message that fits a UDP datagram but not once wrapped in a Relay-forward.
+    V big = client_msg(1, 0x0a0b0c, mkopt(0xfff0, V(65480, 0x5a)));
+    Result r = run(e, kC1, make_frame(big));
+    EXPECT_FALSE(r.emit);
+    EXPECT_EQ(r.drop, Drop::kTooBig) << snoop::drop_name(r.drop);
+    EXPECT_EQ(e.counters(kC1).drops[size_t(Drop::kTooBig)], 1u);
+    EXPECT_EQ(e.counters(kC1).relayed_up, 0u);
+}
+
+TEST(SnoopEngine, DropNames) {
+    const std::pair<Drop, const char*> names[] = {
+        {Drop::kNone, "none"},
+        {Drop::kBadFrame, "bad-frame"},
+        {Drop::kBadUdpChecksum, "bad-udp-checksum"},
+        {Drop::kFragment, "ipv6-fragment"},
+        {Drop::kNotDhcp, "not-dhcp"},
+        {Drop::kTruncated, "truncated"},
+        {Drop::kGuardServerMessage, "guard-server-message"},
+        {Drop::kGuardRelayReply, "guard-relay-reply"},
+        {Drop::kGuardRelayForward, "guard-relay-forward"},
+        {Drop::kHopLimit, "hop-limit"},
+        {Drop::kMalformedRelay, "malformed-relay"},
+        {Drop::kTooBig, "too-big"},
+        {Drop::kUnknownInterface, "unknown-interface"},
+        {Drop::kNoInterfaceId, "no-interface-id"},
+        {Drop::kNoRelayMessage, "no-relay-message"},
+        {Drop::kNoClientMac, "no-client-mac"},
+        {Drop::kWrongDirection, "wrong-direction"},
+        {Drop::kNativeServerMessage, "native-server-message"},
+    };
+    EXPECT_EQ(std::size(names), size_t(Drop::kCount_));
+    for (const auto& [d, n] : names) EXPECT_EQ(snoop::drop_name(d), n);
+}
+
+// ---- counters -----------------------------------------------------------------------------
+
+TEST(SnoopEngine, CountersReport) {
+    Engine e(base_config());
+    EXPECT_EQ(e.counters_report(),
+              "c1 (client): received 0 relayed-up 0 relayed-down 0 addr-reg-inform 0 addr-reg-reply 0 drops none\n"
+              "c2 (client): received 0 relayed-up 0 relayed-down 0 addr-reg-inform 0 addr-reg-reply 0 drops none\n"
+              "up (uplink): received 0 relayed-up 0 relayed-down 0 addr-reg-inform 0 addr-reg-reply 0 drops none\n"
+              "tr (trusted): received 0 relayed-up 0 relayed-down 0 addr-reg-inform 0 addr-reg-reply 0 drops none\n");
+
+    FrameSpec g;
+    g.src = kClientGua;
+    run(e, kC1, make_frame(solicit()));
+    run(e, kC1, make_frame(addr_reg_inform(), g));
+    FrameSpec adv_spec;
+    adv_spec.sport = 547;
+    adv_spec.dport = 546;
+    run(e, kC1, make_frame(client_msg(2, 1), adv_spec));
+    run(e, kC2, make_frame(relay_msg(12, 0, "::", kClientLl, mkopt(9, solicit()))));
+    run(e, kC2, make_frame(relay_msg(13, 0, "::", kClientLl, mkopt(9, solicit()))));
+    run(e, kC2, make_frame(relay_msg(13, 0, "::", kClientLl, mkopt(9, solicit()))));
+    FrameSpec d = from_router(kClientGua);
+    run(e, kUp, make_frame(relay_msg(13, 0, "::", kClientGua, cat({mkopt(18, str_bytes("c1")),
+                                                                   mkopt(9, client_msg(37, 0x3a1b2c))})),
+                           d));
+    run(e, kUp, make_frame(relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("c1")),
+                                                                  mkopt(9, client_msg(2, 0x0a0b0c))})),
+                           from_router()));
+    run(e, kUp, make_frame(relay_msg(13, 0, "::", kClientLl, mkopt(9, client_msg(2, 1))), from_router()));
+    run(e, kUp, make_frame(relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("zz")),
+                                                                  mkopt(9, client_msg(2, 1))})),
+                           from_router()));
+    FrameSpec t;
+    t.src = "fe80::dd:1";
+    t.sport = 547;
+    run(e, kTr, make_frame(relay_msg(12, 8, "::", "fe80::dd:1", mkopt(9, solicit())), t));
+    run(e, kTr, make_frame(relay_msg(12, 2, "::", "fe80::dd:1", mkopt(9, addr_reg_inform())), t));
+
+    EXPECT_EQ(e.counters_report(),
+              "c1 (client): received 3 relayed-up 2 relayed-down 2 addr-reg-inform 1 addr-reg-reply 1 drops "
+              "guard-server-message=1\n"
+              "c2 (client): received 3 relayed-up 0 relayed-down 0 addr-reg-inform 0 addr-reg-reply 0 drops "
+              "guard-relay-reply=2 guard-relay-forward=1\n"
+              "up (uplink): received 4 relayed-up 0 relayed-down 0 addr-reg-inform 0 addr-reg-reply 0 drops "
+              "unknown-interface=1 no-interface-id=1\n"
+              "tr (trusted): received 2 relayed-up 1 relayed-down 0 addr-reg-inform 0 addr-reg-reply 0 drops "
+              "hop-limit=1\n");
+    const auto& c1 = e.counters(kC1);
+    EXPECT_EQ(c1.received, 3u);
+    EXPECT_EQ(c1.relayed_up, 2u);
+    EXPECT_EQ(c1.relayed_down, 2u);
+    EXPECT_EQ(c1.addr_reg_inform, 1u);
+    EXPECT_EQ(c1.addr_reg_reply, 1u);
+}
+
+// ---- `regrelay snoop --print-filters` = deploy/snoop-filters.nft --------------------------
+
+std::vector<std::string> significant_lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        const size_t first = line.find_first_not_of(" \t\r");
+        if (first == std::string::npos || line[first] == '#') continue;
+        out.push_back(line);
+    }
+    return out;
+}
+
+TEST(SnoopFilters, PrintFiltersMatchesDeployFile) {
+    std::ifstream f(std::string(REGRELAY_SOURCE_DIR) + "/deploy/snoop-filters.nft");
+    ASSERT_TRUE(f) << "deploy/snoop-filters.nft";
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string want = ss.str();
+    const std::string mark = "@CLIENT_PORTS@";
+    size_t n = 0;
+    for (size_t at; (at = want.find(mark)) != std::string::npos; ++n) want.replace(at, mark.size(), "\"a\", \"b\"");
+    // Once in the ruleset; the comment that explains it may name it too.
+    EXPECT_GE(n, 1u);
+
+    const std::string cmd =
+        std::string("'") + REGRELAY_BINARY + "' snoop --print-filters --client-port a --client-port b 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string got;
+    char buf[4096];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, p)) > 0) got.append(buf, k);
+    const int status = pclose(p);
+    EXPECT_EQ(status, 0) << got;
+    const auto w = significant_lines(want), g = significant_lines(got);
+    EXPECT_EQ(g, w) << "--- regrelay snoop --print-filters ---\n" << got;
+    EXPECT_GE(g.size(), 10u);
+}
+
+}  // namespace
