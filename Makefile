@@ -25,11 +25,11 @@ build-fuzz: deps
 	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGRELAY_FUZZ=ON >/dev/null
 	@cmake --build $(BUILD_FUZZ)
 
-# Normal build and ASan+UBSan build, ctest on both, then each fuzz target for a bounded time.
+# Each fuzz target for a bounded time, then ctest on the normal and the ASan+UBSan builds.
 test: build build-asan build-fuzz
+	./fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 	ctest --test-dir $(BUILD) --output-on-failure
 	ctest --test-dir $(BUILD_ASAN) --output-on-failure
-	./fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 # Only the normal build's tests (quick local loop).
 test-fast: build

@@ -194,9 +194,15 @@ std::string option_value(const Option& o, bool* nested) {
 
 namespace {
 
-void append_options_tree(std::string& out, const OptionList& opts, int indent, const Message* m, size_t level);
+// Sub-options nested deeper than this are not shown. Only the input bounds IA nesting (a 64 KiB
+// payload nests IA_NA about 4000 deep) and each level is a recursion here: the stack would overflow.
+constexpr int kMaxTreeNesting = 64;
 
-void append_option_line(std::string& out, const Option& o, int indent, const Message* m, size_t level) {
+void append_options_tree(std::string& out, const OptionList& opts, int indent, const Message* m, size_t level,
+                         int nesting);
+
+void append_option_line(std::string& out, const Option& o, int indent, const Message* m, size_t level,
+                        int nesting) {
     out.append(size_t(indent), ' ');
     auto name = option_name(o.code);
     out += name.empty() ? "option-" + std::to_string(o.code) : std::string(name);
@@ -215,10 +221,10 @@ void append_option_line(std::string& out, const Option& o, int indent, const Mes
                 const RelayLevel& l = m->relays[next];
                 out += msg_type_label(l.type) + " hop-count " + std::to_string(l.hop_count) + " link-address " +
                        l.link_address.str() + " peer-address " + l.peer_address.str() + '\n';
-                append_options_tree(out, l.options, indent + 4, m, next);
+                append_options_tree(out, l.options, indent + 4, m, next, nesting + 1);
             } else {
                 out += msg_type_label(m->inner.type) + " xid " + xid_str(m->inner.xid) + '\n';
-                append_options_tree(out, m->inner.options, indent + 4, nullptr, 0);
+                append_options_tree(out, m->inner.options, indent + 4, nullptr, 0, nesting + 1);
             }
         }
         return;
@@ -229,11 +235,17 @@ void append_option_line(std::string& out, const Option& o, int indent, const Mes
     } else if (o.code == opt::kIaAddr) {
         if (auto a = as_ia_addr(o)) sub = std::move(a->options);
     }
-    append_options_tree(out, sub, indent + 2, nullptr, 0);
+    if (!sub.empty() && nesting >= kMaxTreeNesting) {
+        out.append(size_t(indent + 2), ' ');
+        out += "[" + std::to_string(sub.size()) + " sub-options nested too deep, not shown]\n";
+        return;
+    }
+    append_options_tree(out, sub, indent + 2, nullptr, 0, nesting + 1);
 }
 
-void append_options_tree(std::string& out, const OptionList& opts, int indent, const Message* m, size_t level) {
-    for (const auto& o : opts) append_option_line(out, o, indent, m, level);
+void append_options_tree(std::string& out, const OptionList& opts, int indent, const Message* m, size_t level,
+                         int nesting) {
+    for (const auto& o : opts) append_option_line(out, o, indent, m, level, nesting);
 }
 
 }  // namespace
@@ -242,14 +254,14 @@ void append_tree(std::string& out, const Message& m, int indent) {
     if (m.relays.empty()) {
         out.append(size_t(indent), ' ');
         out += msg_type_label(m.inner.type) + " xid " + xid_str(m.inner.xid) + '\n';
-        append_options_tree(out, m.inner.options, indent + 2, nullptr, 0);
+        append_options_tree(out, m.inner.options, indent + 2, nullptr, 0, 0);
         return;
     }
     const RelayLevel& l = m.relays[0];
     out.append(size_t(indent), ' ');
     out += msg_type_label(l.type) + " hop-count " + std::to_string(l.hop_count) + " link-address " +
            l.link_address.str() + " peer-address " + l.peer_address.str() + '\n';
-    append_options_tree(out, l.options, indent + 2, &m, 0);
+    append_options_tree(out, l.options, indent + 2, &m, 0, 0);
 }
 
 void append_json_string(std::string& out, std::string_view s) {
