@@ -28,6 +28,7 @@ std::string_view drop_name(Drop d) {
         case Drop::kNoClientMac: return "no-client-mac";
         case Drop::kWrongDirection: return "wrong-direction";
         case Drop::kNativeServerMessage: return "native-server-message";
+        case Drop::kNotIntercepted: return "not-intercepted";
         case Drop::kCount_: break;
     }
     return "unknown";
@@ -73,6 +74,9 @@ void Engine::on_frame(int port, Bytes data, int linktype, Actions& out) {
         if (type == msg::kRelayRepl) return drop(port, Drop::kGuardRelayReply, out);
         if (type == msg::kRelayForw) return drop(port, Drop::kGuardRelayForward, out);
         if (f.dport != kPortServer || is_server_to_client_type(type)) return drop(port, Drop::kGuardServerMessage, out);
+        // RFC 6221 §6.1: the LDRA takes what clients send to All_DHCP_Relay_Agents_and_Servers;
+        // a unicast to a server (RFC 8415 §18.4 Server Unicast) is bridged as it is.
+        if (f.dst != kAllDhcpRelayAgentsAndServers) return drop(port, Drop::kNotIntercepted, out);
         return relay_up(port, f, false, out);
     }
     // Trusted ports.
@@ -80,6 +84,7 @@ void Engine::on_frame(int port, Bytes data, int linktype, Actions& out) {
     if (f.dport != kPortServer || is_server_to_client_type(type)) return drop(port, Drop::kNativeServerMessage, out);
     if (role == Role::kUplink) return drop(port, Drop::kWrongDirection, out);
     // A trusted client-facing port: clients and downstream relays (an LDRA included) alike.
+    if (f.dst != kAllDhcpRelayAgentsAndServers) return drop(port, Drop::kNotIntercepted, out);
     relay_up(port, f, type == msg::kRelayForw, out);
 }
 

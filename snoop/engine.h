@@ -39,6 +39,7 @@ enum class Drop : uint8_t {
     kNoClientMac,          // Relay-reply not addressed to a unicast MAC: the client cannot be reached
     kWrongDirection,       // a message toward servers arriving on the uplink
     kNativeServerMessage,  // trusted port: a server message not wrapped by an LDRA (left to the bridge)
+    kNotIntercepted,       // a client message not sent to ff02::1:2: RFC 6221 §6.1 leaves it to the bridge
     kCount_
 };
 std::string_view drop_name(Drop d);

@@ -14,8 +14,10 @@ constexpr const char* kTemplate = R"(table bridge regrelay_snoop {
 	}
 	chain forward {
 		type filter hook forward priority filter; policy accept;
-		iifname @client_ports udp dport 547 counter drop
-		iifname @client_ports vlan type ip6 udp dport 547 counter drop
+		iifname @client_ports ip6 daddr ff02::1:2 udp dport 547 counter drop
+		iifname @client_ports vlan type ip6 ip6 daddr ff02::1:2 udp dport 547 counter drop
+		iifname @client_ports udp dport 547 @th,64,8 { 12, 13 } counter drop
+		iifname @client_ports vlan type ip6 udp dport 547 @th,64,8 { 12, 13 } counter drop
 		iifname @client_ports udp sport 547 counter drop
 		iifname @client_ports vlan type ip6 udp sport 547 counter drop
 		oifname @client_ports udp sport 547 counter drop

@@ -497,9 +497,12 @@ def group_filters(c, lab, binary):
 
     def rules(text):
         """The ruleset as nft prints it back: counters zeroed, its implicit `ether type 8021q` before
-        `vlan type` dropped, whitespace (where nft breaks lines) collapsed."""
+        `vlan type` dropped, `vlan type ip6` before `ip6 daddr` (which nft prints as the implied
+        `ether type 8021q`) restored, raw payload values in decimal, whitespace collapsed."""
         text = " ".join(ln for ln in text.splitlines() if not ln.strip().startswith("#"))
-        text = re.sub(r"counter packets \d+ bytes \d+", "counter", text).replace("ether type 8021q vlan", "vlan")
+        text = re.sub(r"counter packets \d+ bytes \d+", "counter", text)
+        text = text.replace("ether type 8021q vlan", "vlan").replace("ether type 8021q ip6", "vlan type ip6 ip6")
+        text = re.sub(r"0x([0-9a-f]+)", lambda m: str(int(m.group(1), 16)), text)
         return " ".join(text.split())
     c.eq(rules(listing), rules(printed), "the installed table is the --print-filters ruleset (nft list table)")
 

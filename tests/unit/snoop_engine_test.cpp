@@ -761,6 +761,7 @@ TEST(SnoopEngine, DropNames) {
         {Drop::kNoClientMac, "no-client-mac"},
         {Drop::kWrongDirection, "wrong-direction"},
         {Drop::kNativeServerMessage, "native-server-message"},
+        {Drop::kNotIntercepted, "not-intercepted"},
     };
     EXPECT_EQ(std::size(names), size_t(Drop::kCount_));
     for (const auto& [d, n] : names) EXPECT_EQ(snoop::drop_name(d), n);
@@ -863,3 +864,26 @@ TEST(SnoopFilters, PrintFiltersMatchesDeployFile) {
 }
 
 }  // namespace
+
+// RFC 6221 §6.1: the LDRA intercepts client messages to ff02::1:2 only; a client's unicast to a
+// server (Server Unicast, RFC 8415 §18.4) is left to the bridge and counted, not relayed. The
+// guard still holds whatever the destination.
+TEST(SnoopEngine, UnicastToServerIsNotIntercepted) {
+    Engine e(base_config());
+    FrameSpec uni;
+    uni.src = "2001:db8:1::100";
+    uni.dst = "2001:db8:ffff::1";
+    uni.dst_mac = "02:00:00:00:00:fe";
+    const Result r = run(e, kC1, make_frame(solicit(), uni));
+    EXPECT_EQ(r.drop, Drop::kNotIntercepted);
+    EXPECT_EQ(e.counters(kC1).relayed_up, 0u);
+    EXPECT_EQ(e.counters(kC1).drops[size_t(Drop::kNotIntercepted)], 1u);
+    // The same on a trusted client-facing port.
+    EXPECT_EQ(run(e, kTr, make_frame(solicit(), uni)).drop, Drop::kNotIntercepted);
+    // A unicast Relay-forward or Relay-reply from a client port is still the guard's.
+    V relay_forw = cat({hexb("0c 00"), V(32, 0), hexb("0009 0004"), solicit()});
+    relay_forw.resize(38 + 4);
+    EXPECT_EQ(run(e, kC1, make_frame(relay_forw, uni)).drop, Drop::kGuardRelayForward);
+    // And the multicast is relayed as ever.
+    EXPECT_EQ(run(e, kC1, make_frame(solicit())).drop, Drop::kNone);
+}
