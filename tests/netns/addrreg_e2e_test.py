@@ -71,21 +71,7 @@ SERVER = "2001:db8:ffff::1"
 SERVER_DUID = "000300010200000053ff"
 
 
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, cond, what, detail=""):
-        if cond:
-            self.passed += 1
-            print(f"ok   {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what}" + (f": {detail}" if detail else ""), flush=True)
-        return cond
-
-    def eq(self, got, want, what):
-        return self.check(got == want, what, f"got {got!r}, want {want!r}")
+Checks = lib.Checks
 
 
 def kv(line):

@@ -64,21 +64,7 @@ INFORMATION_REQUEST = 11
 HWADDR_SOURCE_CLIENT_ADDR_RELAY_OPTION = 8  # Kea's lease "hwaddr_source" for option 79
 
 
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, cond, what, detail=""):
-        if cond:
-            self.passed += 1
-            print(f"ok   {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what}" + (f": {detail}" if detail else ""), flush=True)
-        return cond
-
-    def eq(self, got, want, what):
-        return self.check(got == want, what, f"got {got!r}, want {want!r}")
+Checks = lib.Checks
 
 
 # --- Kea and dhclient ----------------------------------------------------------------------------

@@ -540,3 +540,25 @@ def udp6_frame(src_mac: bytes, dst_mac: bytes, src: str, dst: str, sport: int, d
         (c or 0xFFFF).to_bytes(2, "big") + payload
     ip6 = b"\x60\x00\x00\x00" + ulen.to_bytes(2, "big") + bytes([17, hop_limit]) + s + d
     return dst_mac + src_mac + b"\x86\xdd" + ip6 + udp
+
+
+# ---- checks ------------------------------------------------------------------------------------
+
+class Checks:
+    """Counts named checks and prints one "ok"/"FAIL" line per check, so a test reports every
+    failure, not only the first."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, cond, what, detail=""):
+        if cond:
+            self.passed += 1
+            print(f"ok   {what}", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {what}" + (f": {detail}" if detail else ""), flush=True)
+        return bool(cond)
+
+    def eq(self, got, want, what):
+        return self.check(got == want, what, f"got {got!r}, want {want!r}")

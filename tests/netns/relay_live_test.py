@@ -53,21 +53,7 @@ MCAST = lib.ALL_DHCP_RELAY_AGENTS_AND_SERVERS
 SERVER_DUID = duid_ll(bytes.fromhex("02000000cc01"))
 
 
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, cond, what, detail=""):
-        if cond:
-            self.passed += 1
-            print(f"ok   {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what}" + (f": {detail}" if detail else ""), flush=True)
-        return cond
-
-    def eq(self, got, want, what):
-        return self.check(got == want, what, f"got {got!r}, want {want!r}")
+Checks = lib.Checks
 
 
 class Topology:

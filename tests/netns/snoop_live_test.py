@@ -65,21 +65,7 @@ PACKET_OUTGOING = 4
 BURST = 2000
 
 
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, cond, what, detail=""):
-        if cond:
-            self.passed += 1
-            print(f"ok   {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what}" + (f": {detail}" if detail else ""), flush=True)
-        return bool(cond)
-
-    def eq(self, got, want, what):
-        return self.check(got == want, what, f"got {got!r}, want {want!r}")
+Checks = lib.Checks
 
 
 # --- raw captures -----------------------------------------------------------------------------
