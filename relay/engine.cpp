@@ -76,14 +76,11 @@ void Engine::forward(int port, const frame::Frame& f, Actions& out) {
     const bool from_relay = type == msg::kRelayForw;
     if (from_relay) {
         // RFC 8415 §19.1.2: a Relay-forward from another relay agent (an LDRA included).
-        if (msg.size() < kRelayHeaderLen) return drop(port, Drop::kMalformedRelay, out);
-        OptionIter it(msg.subspan(kRelayHeaderLen));
-        Option o;
-        while (it.next(o)) {
+        switch (check_rewrap(msg, hop)) {
+            case Rewrap::kMalformed: return drop(port, Drop::kMalformedRelay, out);
+            case Rewrap::kHopLimit: return drop(port, Drop::kHopLimit, out);
+            case Rewrap::kOk: break;
         }
-        if (it.failed()) return drop(port, Drop::kMalformedRelay, out);
-        if (msg[1] >= kHopCountLimit) return drop(port, Drop::kHopLimit, out);
-        hop = uint8_t(msg[1] + 1);
         if (f.src.is_routable_unicast()) link = Ip6Addr{};
     } else {
         // RFC 8415 §19.1.1 and RFC 7283: any other client message, known type or not.

@@ -21,4 +21,16 @@ bool build_relay_forward(const RelayForward& rf, Bytes inner, std::vector<uint8_
     return true;
 }
 
+Rewrap check_rewrap(Bytes msg, uint8_t& next_hop) {
+    if (msg.size() < kRelayHeaderLen) return Rewrap::kMalformed;
+    OptionIter it(msg.subspan(kRelayHeaderLen));
+    Option o;
+    while (it.next(o)) {
+    }
+    if (it.failed()) return Rewrap::kMalformed;
+    if (msg[1] >= kHopCountLimit) return Rewrap::kHopLimit;
+    next_hop = uint8_t(msg[1] + 1);
+    return Rewrap::kOk;
+}
+
 }  // namespace regrelay::relay

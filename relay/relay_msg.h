@@ -30,6 +30,12 @@ struct RelayForward {
 // it would not fit in one UDP datagram.
 bool build_relay_forward(const RelayForward& rf, Bytes inner, std::vector<uint8_t>& out);
 
+// A Relay-forward received from another relay agent (an LDRA included), RFC 8415 §19.1.2:
+// well-formed (header and options) and below the hop-count limit? On kOk, `next_hop` is the
+// hop-count for the Relay-forward around it.
+enum class Rewrap { kOk, kMalformed, kHopLimit };
+Rewrap check_rewrap(Bytes relay_forw, uint8_t& next_hop);
+
 // The transaction id of a client/server message (bytes 1-3); 0 for relay messages or short input.
 inline uint32_t xid_of(Bytes msg) {
     if (msg.size() < dhcp6::kClientHeaderLen || dhcp6::is_relay_type(msg[0])) return 0;

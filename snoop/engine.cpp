@@ -92,14 +92,11 @@ void Engine::relay_up(int port, const frame::Frame& f, bool from_relay, Actions&
     Bytes msg = f.payload;
     relay::RelayForward rf;
     if (from_relay) {
-        if (msg.size() < kRelayHeaderLen) return drop(port, Drop::kMalformedRelay, out);
-        OptionIter it(msg.subspan(kRelayHeaderLen));
-        Option o;
-        while (it.next(o)) {
+        switch (relay::check_rewrap(msg, rf.hop_count)) {
+            case relay::Rewrap::kMalformed: return drop(port, Drop::kMalformedRelay, out);
+            case relay::Rewrap::kHopLimit: return drop(port, Drop::kHopLimit, out);
+            case relay::Rewrap::kOk: break;
         }
-        if (it.failed()) return drop(port, Drop::kMalformedRelay, out);
-        if (msg[1] >= kHopCountLimit) return drop(port, Drop::kHopLimit, out);
-        rf.hop_count = uint8_t(msg[1] + 1);
     }
     // RFC 6221 §6.1: link-address ::, peer-address the client's source, Interface-ID always.
     rf.peer_address = f.src;
