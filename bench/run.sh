@@ -89,4 +89,13 @@ if [ "$runs" -gt 0 ] && [ -x "$regrelay" ] && [ -x "$gen" ]; then
             "$(printf "%'d" "$median" 2>/dev/null || echo "$median")"
     done
 fi
+
+# Live load runs in network namespaces (root): the relay side by side with ISC dhcrelay and
+# dnsmasq, and the snoop shim on a bridge (docs/benchmarks.md, docs/snoop.md).
+if [ "$(id -u)" -eq 0 ]; then
+    "$py" "$(dirname "$0")/relay_bench.py" "$build" || rc=1
+    "$py" "$(dirname "$0")/snoop_bench.py" "$build" || rc=1
+else
+    echo "bench: the namespace load runs (relay_bench.py, snoop_bench.py) need root: skipped" >&2
+fi
 exit $rc

@@ -13,6 +13,7 @@ int control_signal_fd() {
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);  // a closed terminal: stop cleanly (filters removed), do not die
     sigaddset(&mask, SIGUSR1);
     sigprocmask(SIG_BLOCK, &mask, nullptr);
     return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -6,12 +6,12 @@
 
 namespace regrelay::capture {
 
-// Blocks SIGTERM, SIGINT and SIGUSR1 and returns a nonblocking signalfd for them, so the poll
+// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 and returns a nonblocking signalfd for them, so the poll
 // loop takes signals as events and never runs handler code in the middle of a packet.
 int control_signal_fd();
 
 enum class Control { kNone, kReport, kStop };
-// Drains the signalfd: kStop if SIGTERM or SIGINT arrived (its name in `signal_name`),
+// Drains the signalfd: kStop if SIGTERM, SIGINT or SIGHUP arrived (its name in `signal_name`),
 // else kReport if SIGUSR1 did.
 Control read_control(int fd, std::string& signal_name);
 
