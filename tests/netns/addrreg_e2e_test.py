@@ -46,8 +46,6 @@ Exits 0 when every check passes, 1 otherwise, 77 (skip) when not root (or, for d
 import os
 import re
 import select
-import shutil
-import signal
 import socket
 import sys
 import time
@@ -548,39 +546,10 @@ GROUPS = {"relay": (group_relay, 40), "snoop": (group_snoop, 40), "dhcrelay": (g
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in GROUPS:
-        print(f"usage: {sys.argv[0]} REGRELAY {{{'|'.join(GROUPS)}}}", file=sys.stderr)
-        return 2
-    binary, group = os.path.abspath(sys.argv[1]), sys.argv[2]
-    lib.require_root()
-    for tool in ("nft",):
-        if not shutil.which(tool):
-            print(f"SKIP: needs {tool}", flush=True)
-            return lib.SKIP
-    if group == "dhcrelay" and not os.access(DHCRELAY, os.X_OK):
-        print(f"SKIP: needs {DHCRELAY} (Debian package isc-dhcp-relay)", flush=True)
-        return lib.SKIP
-    fn, limit = GROUPS[group]
-    lib.deadline(limit)
-    c = Checks()
-    lab = lib.Lab("addrreg")
-    try:
-        fn(c, lab, binary)
-    except (Exception, SystemExit) as e:  # SystemExit: the deadline or a signal
-        c.check(False, f"{group}: ran to the end", f"{type(e).__name__}: {e}")
-    finally:
-        signal.alarm(0)
-        if c.failed:
-            procs = getattr(lab, "procs", None)
-            for p in (procs() if callable(procs) else procs) if procs is not None else lab._procs:
-                print(f"--- {p.name} log (last 4000 characters) ---\n{p.log()[-4000:]}", flush=True)
-            for name in ("regserver.bindings",):
-                text = read(lab.path(name))
-                if text:
-                    print(f"--- {name} ---\n{text[-4000:]}", flush=True)
-        lab.cleanup()
-    print(f"{c.passed} passed, {c.failed} failed", flush=True)
-    return 1 if c.failed or c.passed == 0 else 0
+    return lib.run_groups(
+        "addrreg", GROUPS, 80,
+        needs=lambda g: [("nft", "")] + ([(DHCRELAY, "Debian package isc-dhcp-relay")] if g == "dhcrelay" else []),
+        extra_logs=lambda lab: [("regserver.bindings", lab.path("regserver.bindings"))])
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ import os
 import re
 import select
 import shutil
-import signal
 import socket
 import sys
 import time
@@ -309,31 +308,8 @@ LIMIT = 80  # seconds; ctest's TIMEOUT is 90
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in GROUPS:
-        print(f"usage: {sys.argv[0]} REGRELAY {{{'|'.join(GROUPS)}}}", file=sys.stderr)
-        return 2
-    binary, group = os.path.abspath(sys.argv[1]), sys.argv[2]
-    lib.require_root()
-    for tool in (KEA, DHCLIENT):
-        if not os.access(tool, os.X_OK):
-            print(f"SKIP: needs {os.path.basename(tool)} (kea-dhcp6-server, isc-dhcp-client)", flush=True)
-            return lib.SKIP
-    lib.deadline(LIMIT)
-    c = Checks()
-    lab = lib.Lab("rrkea")
-    started = time.monotonic()
-    try:
-        GROUPS[group](c, lab, binary)
-    except (Exception, SystemExit) as e:  # SystemExit: the deadline or a signal
-        c.check(False, f"{group}: ran to the end", f"{type(e).__name__}: {e}")
-    finally:
-        signal.alarm(0)
-        if c.failed:
-            for p in lab._procs:
-                print(f"--- {p.name} log (last 6000 characters) ---\n{p.log()[-6000:]}", flush=True)
-        lab.cleanup()
-    print(f"{c.passed} passed, {c.failed} failed ({time.monotonic() - started:.1f} s)", flush=True)
-    return 1 if c.failed or c.passed == 0 else 0
+    return lib.run_groups("rrkea", GROUPS, LIMIT, log_chars=6000, timed=True,
+                          needs=lambda g: [(KEA, "kea-dhcp6-server"), (DHCLIENT, "isc-dhcp-client")])
 
 
 if __name__ == "__main__":

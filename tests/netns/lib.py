@@ -562,3 +562,47 @@ class Checks:
 
     def eq(self, got, want, what):
         return self.check(got == want, what, f"got {got!r}, want {want!r}")
+
+
+def run_groups(prefix: str, groups: dict, limit: int, *, needs=lambda group: [], log_chars: int = 4000,
+               extra_logs=lambda lab: [], timed: bool = False) -> int:
+    """The driver of a namespace test: `SCRIPT REGRELAY GROUP`. Runs groups[GROUP](checks, lab,
+    binary) in a fresh Lab under a deadline of `limit` seconds (a group may be (fn, seconds)),
+    records an exception as a failed check, prints the processes' logs (and extra_logs(lab):
+    [(name, path)]) when anything failed, and returns the exit status: 0, 1, 2 (usage) or SKIP
+    when needs(group) names a missing tool ([(path or command, why)])."""
+    if len(sys.argv) != 3 or sys.argv[2] not in groups:
+        print(f"usage: {sys.argv[0]} REGRELAY {{{'|'.join(groups)}}}", file=sys.stderr)
+        return 2
+    binary, group = os.path.abspath(sys.argv[1]), sys.argv[2]
+    require_root()
+    for tool, why in needs(group):
+        found = os.access(tool, os.X_OK) if os.path.isabs(tool) else bool(shutil.which(tool))
+        if not found:
+            print(f"SKIP: needs {tool}{f' ({why})' if why else ''}", flush=True)
+            return SKIP
+    fn = groups[group]
+    if isinstance(fn, tuple):
+        fn, limit = fn
+    deadline(limit)
+    c = Checks()
+    lab = Lab(prefix)
+    started = time.monotonic()
+    try:
+        fn(c, lab, binary)
+    except (Exception, SystemExit) as e:  # SystemExit: the deadline or a signal
+        c.check(False, f"{group}: ran to the end", f"{type(e).__name__}: {e}")
+    finally:
+        signal.alarm(0)
+        if c.failed:
+            for p in lab.procs:
+                print(f"--- {p.name} log (last {log_chars} characters) ---\n{p.log()[-log_chars:]}", flush=True)
+            for name, path in extra_logs(lab):
+                with contextlib.suppress(OSError):
+                    text = open(path).read()
+                    if text:
+                        print(f"--- {name} ---\n{text[-log_chars:]}", flush=True)
+        lab.cleanup()
+    took = f" ({time.monotonic() - started:.1f} s)" if timed else ""
+    print(f"{c.passed} passed, {c.failed} failed{took}", flush=True)
+    return 1 if c.failed or c.passed == 0 else 0

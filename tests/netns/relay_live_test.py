@@ -474,27 +474,7 @@ GROUPS = {"forward": (group_forward, 40), "drops": (group_drops, 40), "pcap": (g
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in GROUPS:
-        print(f"usage: {sys.argv[0]} REGRELAY {{{'|'.join(GROUPS)}}}", file=sys.stderr)
-        return 2
-    binary, group = os.path.abspath(sys.argv[1]), sys.argv[2]
-    lib.require_root()
-    fn, limit = GROUPS[group]
-    lib.deadline(limit)
-    c = Checks()
-    lab = lib.Lab("rrlive")
-    try:
-        fn(c, lab, binary)
-    except (Exception, SystemExit) as e:  # SystemExit: the deadline or a signal
-        c.check(False, f"{group}: ran to the end", f"{type(e).__name__}: {e}")
-    finally:
-        signal.alarm(0)
-        if c.failed:
-            for p in lab.procs:
-                print(f"--- {p.name} log (last 4000 characters) ---\n{p.log()[-4000:]}", flush=True)
-        lab.cleanup()
-    print(f"{c.passed} passed, {c.failed} failed", flush=True)
-    return 1 if c.failed or c.passed == 0 else 0
+    return lib.run_groups("rrlive", GROUPS, 40)
 
 
 if __name__ == "__main__":

@@ -574,31 +574,8 @@ GROUPS = {"regrelay": (group_regrelay, 55), "dhcrelay": (group_dhcrelay, 55), "f
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in GROUPS:
-        print(f"usage: {sys.argv[0]} REGRELAY {{{'|'.join(GROUPS)}}}", file=sys.stderr)
-        return 2
-    binary, group = os.path.abspath(sys.argv[1]), sys.argv[2]
-    lib.require_root()
-    for tool in ("nft",) + (("dhcrelay",) if group == "dhcrelay" else ()):
-        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
-            print(f"SKIP: needs {tool}", flush=True)
-            return lib.SKIP
-    fn, limit = GROUPS[group]
-    lib.deadline(limit)
-    c = Checks()
-    lab = lib.Lab("rrsnoop")
-    try:
-        fn(c, lab, binary)
-    except (Exception, SystemExit) as e:  # SystemExit: the deadline or a signal
-        c.check(False, f"{group}: ran to the end", f"{type(e).__name__}: {e}")
-    finally:
-        signal.alarm(0)
-        if c.failed:
-            for p in lab._procs:
-                print(f"--- {p.name} log (last 4000 characters) ---\n{p.log()[-4000:]}", flush=True)
-        lab.cleanup()
-    print(f"{c.passed} passed, {c.failed} failed", flush=True)
-    return 1 if c.failed or c.passed == 0 else 0
+    return lib.run_groups("rrsnoop", GROUPS, 60,
+                          needs=lambda g: [("nft", "")] + ([("/usr/sbin/dhcrelay", "isc-dhcp-relay")] if g == "dhcrelay" else []))
 
 
 if __name__ == "__main__":
