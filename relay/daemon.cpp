@@ -96,6 +96,14 @@ int run_daemon(DaemonOptions opt) {
                      p.link_address.is_unspecified() ? std::string(":: with interface-id") : p.link_address.str(),
                      std::string(p.interface_id.begin(), p.interface_id.end()), servers);
 
+    // The counters as logged on SIGUSR1 and at exit.
+    auto report = [&] {
+        std::string r = engine.counters_report() + capture::kernel_drops_report(sources);
+        if (sock.send_errors())
+            r += "send errors " + std::to_string(sock.send_errors()) + " (last: " + sock.last_error() + ")\n";
+        return r;
+    };
+
     std::vector<Actions> acts(kBatch);
     std::vector<capture::Datagram> out, in;
     out.reserve(kBatch * 4);
@@ -186,7 +194,7 @@ int run_daemon(DaemonOptions opt) {
         if (pfds[sig_slot].revents & POLLIN) {
             std::string sig;
             switch (capture::read_control(sfd, sig)) {
-                case capture::Control::kReport: spdlog::info("counters:\n{}{}", engine.counters_report(), capture::kernel_drops_report(sources)); break;
+                case capture::Control::kReport: spdlog::info("counters:\n{}", report()); break;
                 case capture::Control::kStop:
                     spdlog::info("{} received, stopping", sig);
                     running = false;
@@ -196,9 +204,7 @@ int run_daemon(DaemonOptions opt) {
         }
         if (rec) sink->flush();
     }
-    std::string report = engine.counters_report() + capture::kernel_drops_report(sources);
-    if (sock.send_errors()) report += "send errors " + std::to_string(sock.send_errors()) + " (last: " + sock.last_error() + ")\n";
-    spdlog::info("counters at exit:\n{}", report);
+    spdlog::info("counters at exit:\n{}", report());
     for (int fd : joined) ::close(fd);
     ::close(sfd);
     return 0;

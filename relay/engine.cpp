@@ -39,11 +39,15 @@ bool Engine::is_local(const Ip6Addr& a) const {
 }
 
 void Engine::on_client_frame(int port, Bytes data, int linktype, Actions& out) {
+    frame::Frame f;
+    frame::ParseResult pr = frame::parse(data, linktype, f, cfg_.verify_udp_checksum);
+    on_client_parsed(port, f, pr, out);
+}
+
+void Engine::on_client_parsed(int port, const frame::Frame& f, frame::ParseResult pr, Actions& out) {
     out.clear();
     out.port = port;
     ++counters_[slot(port)].received;
-    frame::Frame f;
-    frame::ParseResult pr = frame::parse(data, linktype, f, cfg_.verify_udp_checksum);
     if (!pr.ok()) {
         out.frame_drop = pr.drop;
         drop(port,

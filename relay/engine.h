@@ -118,6 +118,9 @@ public:
 
     // A frame captured on client port `port` (index into Config::ports).
     void on_client_frame(int port, Bytes frame, int linktype, Actions& out);
+    // The same for a frame already parsed with frame::parse (verify_udp_checksum as configured):
+    // replay classifies each frame by parsing it, and need not parse it twice.
+    void on_client_parsed(int port, const frame::Frame& f, frame::ParseResult pr, Actions& out);
     // A UDP datagram received on the server-side socket from src:sport.
     void on_server_datagram(const Ip6Addr& src, uint16_t sport, Bytes payload, Actions& out);
 

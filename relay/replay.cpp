@@ -38,14 +38,15 @@ int run_replay(const Config& cfg_in, const std::string& in, const std::string& o
         ++st.frames;
         // A Relay-reply addressed to the server port came from a server; all else from a client.
         frame::Frame f;
-        bool from_server = frame::parse(p.data, lt, f, cfg.verify_udp_checksum).ok() && f.dport == dhcp6::kPortServer &&
-                           !f.payload.empty() && f.payload[0] == dhcp6::msg::kRelayRepl;
+        const frame::ParseResult pr = frame::parse(p.data, lt, f, cfg.verify_udp_checksum);
+        bool from_server = pr.ok() && f.dport == dhcp6::kPortServer && !f.payload.empty() &&
+                           f.payload[0] == dhcp6::msg::kRelayRepl;
         if (from_server) {
             ++st.server;
             engine.on_server_datagram(f.src, f.sport, f.payload, a);
         } else {
             ++st.client;
-            engine.on_client_frame(0, p.data, lt, a);
+            engine.on_client_parsed(0, f, pr, a);
         }
         if (a.drop != Drop::kNone) ++st.dropped;
         if (a.drop != Drop::kNone || a.msg_type == dhcp6::msg::kAddrRegInform || debug) log_actions(cfg, a);

@@ -115,6 +115,13 @@ int run_daemon(DaemonOptions opt) {
     std::vector<uint8_t> recbuf;
     uint64_t inject_errors = 0;
     std::string last_inject_error;
+    // The counters as logged on SIGUSR1 and at exit.
+    auto report = [&] {
+        std::string r = engine.counters_report() + capture::kernel_drops_report(sources);
+        if (inject_errors)
+            r += "injection errors " + std::to_string(inject_errors) + " (last: " + last_inject_error + ")\n";
+        return r;
+    };
     bool running = true;
     while (running) {
         int n = ::poll(pfds.data(), pfds.size(), 1000);
@@ -159,7 +166,7 @@ int run_daemon(DaemonOptions opt) {
         if (pfds.back().revents & POLLIN) {
             std::string sig;
             switch (capture::read_control(sfd, sig)) {
-                case capture::Control::kReport: spdlog::info("counters:\n{}{}", engine.counters_report(), capture::kernel_drops_report(sources)); break;
+                case capture::Control::kReport: spdlog::info("counters:\n{}", report()); break;
                 case capture::Control::kStop:
                     spdlog::info("{} received, stopping", sig);
                     running = false;
@@ -173,10 +180,7 @@ int run_daemon(DaemonOptions opt) {
         if (!remove_filters(err)) spdlog::error("removing nftables table bridge {}: {}", kFilterTable, err);
         else spdlog::info("removed nftables table bridge {}", kFilterTable);
     }
-    std::string report = engine.counters_report() + capture::kernel_drops_report(sources);
-    if (inject_errors)
-        report += "injection errors " + std::to_string(inject_errors) + " (last: " + last_inject_error + ")\n";
-    spdlog::info("counters at exit:\n{}", report);
+    spdlog::info("counters at exit:\n{}", report());
     ::close(sfd);
     return 0;
 }
