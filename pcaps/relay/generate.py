@@ -20,13 +20,13 @@ not listed there, or when the directory holds a .pcap this script does not produ
 expected outputs (pcaps/relay/expected/) are written by tests/relay_golden_test.py --regenerate.
 """
 
-import filecmp
-import ipaddress
 import os
-import shutil
 import struct
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pcapgen import *  # noqa: E402,F401,F403  (the shared byte builders and option codes)
+import pcapgen  # noqa: E402
 
 # ---- addressing plan (as in pcaps/generate.py) ----------------------------------------------
 
@@ -55,11 +55,7 @@ ALL_DHCP = "ff02::1:2"               # All_DHCP_Relay_Agents_and_Servers
 SOLICIT, ADVERTISE, REQUEST, CONFIRM, RENEW, REBIND, REPLY = 1, 2, 3, 4, 5, 6, 7
 RELEASE, DECLINE, RECONFIGURE, INFO_REQUEST, RELAY_FORW, RELAY_REPL = 8, 9, 10, 11, 12, 13
 ADDR_REG_INFORM, ADDR_REG_REPLY = 36, 37  # RFC 9686
-CLIENT, SERVER = 546, 547
 
-O_CLIENTID, O_SERVERID, O_IA_NA, O_IAADDR, O_ORO = 1, 2, 3, 5, 6
-O_PREFERENCE, O_ELAPSED, O_RELAY_MSG, O_STATUS, O_IFID = 7, 8, 9, 13, 18
-O_RECONF_MSG, O_DNS, O_REMOTE_ID, O_CLIENT_LL = 19, 23, 37, 79
 
 XID_SOLICIT = 0x5a0001
 XID_REQUEST = 0x5a0003
@@ -69,110 +65,15 @@ XID_REG2 = 0x3a1b2d
 # Every capture starts at 2025-03-01 12:00:00 UTC; frame i is 0.25 s later than frame i-1, plus
 # a small odd number of microseconds. Each frame has its own timestamp: replay writes what it
 # sends with the timestamp of the frame that caused it, which is how the test pairs them.
-BASE_SEC = 1740830400
 
 
 # ---- byte builders ------------------------------------------------------------------------
-
-def mac(s):
-    return bytes.fromhex(s.replace(":", ""))
-
-
-def ip6(s):
-    return ipaddress.IPv6Address(s).packed
-
-
-def opt(code, data=b""):
-    return struct.pack("!HH", code, len(data)) + data
-
-
-def u16s(*codes):
-    return b"".join(struct.pack("!H", c) for c in codes)
-
-
-def client_msg(mtype, xid, *opts):
-    return struct.pack("!I", (mtype << 24) | xid) + b"".join(opts)
-
-
-def relay_msg(mtype, hop, link, peer, *opts):
-    return bytes([mtype, hop]) + ip6(link) + ip6(peer) + b"".join(opts)
-
-
-def duid_ll(m):
-    return struct.pack("!HH", 3, 1) + mac(m)
-
-
-def duid_llt(t, m):
-    return struct.pack("!HHI", 1, 1, t) + mac(m)
-
-
-def ia_na(iaid, t1, t2, *opts):
-    return opt(O_IA_NA, struct.pack("!III", iaid, t1, t2) + b"".join(opts))
-
-
-def ia_addr(addr, pref, valid, *opts):
-    return opt(O_IAADDR, ip6(addr) + struct.pack("!II", pref, valid) + b"".join(opts))
-
-
-def elapsed(centis):
-    return opt(O_ELAPSED, struct.pack("!H", centis))
-
-
-def client_ll(m):
-    return opt(O_CLIENT_LL, struct.pack("!H", 1) + mac(m))
-
-
-def ones_sum(data, acc=0):
-    if len(data) % 2:
-        data += b"\0"
-    for (w,) in struct.iter_unpack("!H", data):
-        acc += w
-    while acc >> 16:
-        acc = (acc & 0xFFFF) + (acc >> 16)
-    return acc
-
-
-def checksum(data, acc=0):
-    return ~ones_sum(data, acc) & 0xFFFF
-
-
-def pseudo6(src, dst, length, nh):
-    return ip6(src) + ip6(dst) + struct.pack("!IxxxB", length, nh)
-
-
-def udp6(src, dst, sport, dport, payload, csum=None):
-    """csum: None computes the right checksum; an int is written as is (0, or a wrong value)."""
-    hdr = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
-    if csum is None:
-        csum = checksum(pseudo6(src, dst, 8 + len(payload), 17) + hdr + payload) or 0xFFFF
-    return struct.pack("!HHHH", sport, dport, 8 + len(payload), csum) + payload
-
-
-def ipv6(src, dst, nh, payload, hlim):
-    return struct.pack("!IHBB", 6 << 28, len(payload), nh, hlim) + ip6(src) + ip6(dst) + payload
-
-
-def ether(dst, src, ethertype, payload):
-    return mac(dst) + mac(src) + struct.pack("!H", ethertype) + payload
-
-
-def mcast_mac(group):
-    return "33:33:" + ":".join("%02x" % b for b in ip6(group)[12:])
 
 
 def dhcp6_frame(src_mac, dst_mac, src, dst, sport, dport, payload, hlim=None, csum=None):
     if hlim is None:
         hlim = 1 if dst.startswith("ff02:") else 64
-    return ether(dst_mac, src_mac, 0x86DD, ipv6(src, dst, 17, udp6(src, dst, sport, dport, payload, csum), hlim))
-
-
-def pcap_bytes(frames):
-    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    for i, f in enumerate(frames):
-        sec = BASE_SEC + i // 4
-        usec = (i % 4) * 250000 + 2 * i + 1
-        out += struct.pack("<IIII", sec, usec, len(f), len(f)) + f
-    return bytes(out)
+    return ether(dst_mac, src_mac, 0x86DD, ipv6(src, dst, 17, udp6(src, dst, sport, dport, payload, csum=csum), hlim))
 
 
 # ---- who sends what -------------------------------------------------------------------------
@@ -385,54 +286,6 @@ CAPTURES = {
 }
 
 
-def write_all(outdir):
-    os.makedirs(outdir, exist_ok=True)
-    for name, make in CAPTURES.items():
-        with open(os.path.join(outdir, name), "wb") as f:
-            f.write(pcap_bytes(make()))
-
-
-def check(refdir):
-    """Generates into a temporary directory and compares with refdir byte for byte."""
-    tmp = tempfile.mkdtemp(prefix="regrelay-relay-pcaps-")
-    try:
-        write_all(tmp)
-        problems = []
-        for name in CAPTURES:
-            ref = os.path.join(refdir, name)
-            if not os.path.exists(ref):
-                problems.append("%s: not checked in" % name)
-            elif not filecmp.cmp(os.path.join(tmp, name), ref, shallow=False):
-                problems.append("%s: differs from the generator's output" % name)
-        for name in sorted(os.listdir(refdir)):
-            if name.endswith(".pcap") and name not in CAPTURES:
-                problems.append("%s: checked in but not produced by generate.py" % name)
-        readme = os.path.join(refdir, "README.md")
-        text = open(readme, encoding="utf-8").read() if os.path.exists(readme) else ""
-        for name in CAPTURES:
-            if name not in text:
-                problems.append("%s: not described in README.md" % name)
-        for p in problems:
-            print("FAIL " + p)
-        if problems:
-            print("run /usr/bin/python3 pcaps/relay/generate.py to regenerate, then review the diff")
-            return 1
-        print("OK: %d relay inputs regenerated byte-identical to %s" % (len(CAPTURES), refdir))
-        return 0
-    finally:
-        shutil.rmtree(tmp)
-
-
-def main(argv):
-    here = os.path.dirname(os.path.abspath(__file__))
-    if argv[1:2] == ["--check"]:
-        return check(argv[2] if len(argv) > 2 else here)
-    if len(argv) > 2 or argv[1:2] and argv[1].startswith("-"):
-        print("usage: generate.py [OUTDIR] | --check [REFDIR]", file=sys.stderr)
-        return 2
-    write_all(argv[1] if len(argv) > 1 else here)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(pcapgen.main(sys.argv, os.path.dirname(os.path.abspath(__file__)), CAPTURES,
+                          "pcaps/relay/generate.py", "relay inputs"))
