@@ -27,6 +27,7 @@
 #include "capture/frame.h"
 #include "dhcp6/dhcp6.h"
 #include "relay/engine.h"
+#include "test_util.h"
 
 namespace {
 
@@ -42,52 +43,17 @@ using regrelay::relay::Send;
 
 using V = std::vector<uint8_t>;
 
-// ---- byte helpers (independent of regrelay::Writer / parse_hex) -------------------------
+// ---- byte helpers (tests/unit/test_util.h: independent of regrelay::Writer / parse_hex) ----
 
-V hx(std::string_view text) {
-    auto val = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    V out;
-    int hi = -1;
-    for (char c : text) {
-        if (c == ' ' || c == '|' || c == '\n') continue;
-        int v = val(c);
-        if (v < 0) throw std::invalid_argument("bad hex in test data");
-        if (hi < 0) {
-            hi = v;
-        } else {
-            out.push_back(uint8_t(hi << 4 | v));
-            hi = -1;
-        }
-    }
-    if (hi >= 0) throw std::invalid_argument("odd hex in test data");
-    return out;
-}
-
-V cat(std::initializer_list<V> parts) {
-    V out;
-    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-    return out;
-}
-
-V be16(uint16_t v) { return {uint8_t(v >> 8), uint8_t(v)}; }
-V be32(uint32_t v) { return {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)}; }
-V str(std::string_view s) { return V(s.begin(), s.end()); }
-V opt(uint16_t code, const V& body) { return cat({be16(code), be16(uint16_t(body.size())), body}); }
-
-std::string to_hex(const V& b) {
-    static constexpr char d[] = "0123456789abcdef";
-    std::string s;
-    for (uint8_t c : b) {
-        s += d[c >> 4];
-        s += d[c & 15];
-    }
-    return s;
-}
+constexpr auto hx = &test::hexb;
+constexpr auto str = &test::str_bytes;
+constexpr auto opt = &test::mkopt;
+using test::be16;
+using test::be32;
+using test::cat;
+using test::parse_relay;
+using test::ParsedRelay;
+using test::to_hex;
 
 Ip6Addr A(const char* s) {
     auto a = Ip6Addr::parse(s);
@@ -114,46 +80,6 @@ V client_msg(uint8_t type, uint32_t xid, const V& options = {}) {
 }
 V relay_hdr(uint8_t type, uint8_t hop, const char* link, const char* peer) {
     return cat({V{type, hop}, ab(link), ab(peer)});
-}
-
-// ---- an independent parser for what the engine writes ----------------------------------
-
-struct ParsedRelay {
-    bool ok = false;
-    uint8_t type = 0, hop = 0;
-    V link, peer;
-    std::vector<std::pair<uint16_t, V>> opts;
-
-    std::vector<uint16_t> codes() const {
-        std::vector<uint16_t> c;
-        for (const auto& o : opts) c.push_back(o.first);
-        return c;
-    }
-    const V* find(uint16_t code) const {
-        for (const auto& o : opts)
-            if (o.first == code) return &o.second;
-        return nullptr;
-    }
-};
-
-ParsedRelay parse_relay(const V& b) {
-    ParsedRelay r;
-    if (b.size() < 34) return r;
-    r.type = b[0];
-    r.hop = b[1];
-    r.link.assign(b.begin() + 2, b.begin() + 18);
-    r.peer.assign(b.begin() + 18, b.begin() + 34);
-    size_t i = 34;
-    while (i < b.size()) {
-        if (b.size() - i < 4) return r;
-        uint16_t code = uint16_t(b[i] << 8 | b[i + 1]);
-        size_t len = size_t(b[i + 2] << 8 | b[i + 3]);
-        if (b.size() - i - 4 < len) return r;
-        r.opts.emplace_back(code, V(b.begin() + long(i) + 4, b.begin() + long(i + 4 + len)));
-        i += 4 + len;
-    }
-    r.ok = true;
-    return r;
 }
 
 // ---- addressing plan ---------------------------------------------------------------------

@@ -40,6 +40,8 @@ using regrelay::test::be16;
 using regrelay::test::cat;
 using regrelay::test::hexb;
 using regrelay::test::mkopt;
+using regrelay::test::parse_relay;
+using regrelay::test::ParsedRelay;
 using regrelay::test::str_bytes;
 using regrelay::test::to_hex;
 
@@ -205,44 +207,6 @@ Parsed parse_frame(const V& f) {
     p.payload.assign(udp.begin() + 8, udp.end());
     p.ok = true;
     return p;
-}
-
-struct ParsedRelay {
-    bool ok = false;
-    uint8_t type = 0, hop = 0;
-    V link, peer;
-    std::vector<std::pair<uint16_t, V>> opts;
-
-    std::vector<uint16_t> codes() const {
-        std::vector<uint16_t> c;
-        for (const auto& o : opts) c.push_back(o.first);
-        return c;
-    }
-    const V* find(uint16_t code) const {
-        for (const auto& o : opts)
-            if (o.first == code) return &o.second;
-        return nullptr;
-    }
-};
-
-ParsedRelay parse_relay(const V& b) {
-    ParsedRelay r;
-    if (b.size() < 34) return r;
-    r.type = b[0];
-    r.hop = b[1];
-    r.link.assign(b.begin() + 2, b.begin() + 18);
-    r.peer.assign(b.begin() + 18, b.begin() + 34);
-    size_t i = 34;
-    while (i < b.size()) {
-        if (b.size() - i < 4) return r;
-        uint16_t code = uint16_t(b[i] << 8 | b[i + 1]);
-        size_t len = size_t(b[i + 2] << 8 | b[i + 3]);
-        if (b.size() - i - 4 < len) return r;
-        r.opts.emplace_back(code, V(b.begin() + long(i) + 4, b.begin() + long(i + 4 + len)));
-        i += 4 + len;
-    }
-    r.ok = true;
-    return r;
 }
 
 V emitted(const Actions& a) { return V(a.frame.begin(), a.frame.end()); }

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace regrelay::test {
@@ -66,6 +67,46 @@ std::string to_hex(const Range& r) {
         s += d[b & 15];
     }
     return s;
+}
+
+// A relay message (RFC 8415 §9) read independently of the codec: header fields and the
+// ordered (code, body) options; ok is false when it is short or an option runs past the end.
+struct ParsedRelay {
+    bool ok = false;
+    uint8_t type = 0, hop = 0;
+    ByteVec link, peer;
+    std::vector<std::pair<uint16_t, ByteVec>> opts;
+
+    std::vector<uint16_t> codes() const {
+        std::vector<uint16_t> c;
+        for (const auto& o : opts) c.push_back(o.first);
+        return c;
+    }
+    const ByteVec* find(uint16_t code) const {
+        for (const auto& o : opts)
+            if (o.first == code) return &o.second;
+        return nullptr;
+    }
+};
+
+inline ParsedRelay parse_relay(const ByteVec& b) {
+    ParsedRelay r;
+    if (b.size() < 34) return r;
+    r.type = b[0];
+    r.hop = b[1];
+    r.link.assign(b.begin() + 2, b.begin() + 18);
+    r.peer.assign(b.begin() + 18, b.begin() + 34);
+    size_t i = 34;
+    while (i < b.size()) {
+        if (b.size() - i < 4) return r;
+        uint16_t code = uint16_t(b[i] << 8 | b[i + 1]);
+        size_t len = size_t(b[i + 2] << 8 | b[i + 3]);
+        if (b.size() - i - 4 < len) return r;
+        r.opts.emplace_back(code, ByteVec(b.begin() + long(i) + 4, b.begin() + long(i + 4 + len)));
+        i += 4 + len;
+    }
+    r.ok = true;
+    return r;
 }
 
 }  // namespace regrelay::test
