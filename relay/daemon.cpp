@@ -101,6 +101,7 @@ int run_daemon(DaemonOptions opt) {
         std::string r = engine.counters_report() + capture::kernel_drops_report(sources);
         if (sock.send_errors())
             r += "send errors " + std::to_string(sock.send_errors()) + " (last: " + sock.last_error() + ")\n";
+        if (rec && rec->errors()) r += "--write: " + std::to_string(rec->errors()) + " frames not recorded\n";
         return r;
     };
 

@@ -113,13 +113,14 @@ int run_daemon(DaemonOptions opt) {
     const bool log_debug = spdlog::should_log(spdlog::level::debug);
     Actions a;
     std::vector<uint8_t> recbuf;
-    uint64_t inject_errors = 0;
+    uint64_t inject_errors = 0, record_errors = 0;
     std::string last_inject_error;
     // The counters as logged on SIGUSR1 and at exit.
     auto report = [&] {
         std::string r = engine.counters_report() + capture::kernel_drops_report(sources);
         if (inject_errors)
             r += "injection errors " + std::to_string(inject_errors) + " (last: " + last_inject_error + ")\n";
+        if (record_errors) r += "--write: " + std::to_string(record_errors) + " frames not recorded\n";
         return r;
     };
     bool running = true;
@@ -144,8 +145,9 @@ int run_daemon(DaemonOptions opt) {
                 engine.on_frame(int(i), p.data, lt, a);
                 if (rec) {
                     recbuf.clear();
-                    if (frame::append_sll2_from_capture(recbuf, opt.ifindex[i], frame::kSllHost, lt, p.data))
-                        rec->write(p.ts, recbuf);
+                    if (!frame::append_sll2_from_capture(recbuf, opt.ifindex[i], frame::kSllHost, lt, p.data) ||
+                        !rec->write(p.ts, recbuf))
+                        ++record_errors;
                 }
                 if (a.drop != Drop::kNone || a.msg_type == dhcp6::msg::kAddrRegInform || log_debug)
                     log_actions(cfg, a);
@@ -157,9 +159,10 @@ int run_daemon(DaemonOptions opt) {
                 }
                 if (rec) {
                     recbuf.clear();
-                    if (frame::append_sll2_from_capture(recbuf, opt.ifindex[size_t(a.out_port)], frame::kSllOutgoing,
-                                                        frame::kLinkEthernet, a.frame))
-                        rec->write(capture::now(), recbuf);
+                    if (!frame::append_sll2_from_capture(recbuf, opt.ifindex[size_t(a.out_port)], frame::kSllOutgoing,
+                                                        frame::kLinkEthernet, a.frame) ||
+                        !rec->write(capture::now(), recbuf))
+                        ++record_errors;
                 }
             }
         }
