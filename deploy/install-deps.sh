@@ -7,7 +7,7 @@ PKGS=(
   # build
   build-essential cmake ninja-build pkg-config
   libpcap-dev libnet1-dev libboost-program-options-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libnftables-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libnftables-dev libmnl-dev libcap-ng-dev
   # fuzzing (clang's libFuzzer and sanitizer runtimes)
   clang libclang-rt-14-dev
   # tests and tools: independent decoders, packet crafting, namespaces, filters
