@@ -8,6 +8,14 @@ namespace regrelay::snoop {
 
 using namespace regrelay::dhcp6;
 
+namespace {
+
+// Link-local scope (RFC 4291 §2.5.6, §2.7): fe80::/10, or multicast with scope 2 whatever its
+// flags (ff02::/16, ff12::/16, ...). deploy/snoop-filters.nft matches the same two.
+bool link_scoped(const Ip6Addr& a) { return a.is_link_local() || (a.is_multicast() && (a.b[1] & 0x0f) == 0x02); }
+
+}  // namespace
+
 std::string_view drop_name(Drop d) {
     switch (d) {
         case Drop::kNone: return "none";
@@ -29,6 +37,7 @@ std::string_view drop_name(Drop d) {
         case Drop::kWrongDirection: return "wrong-direction";
         case Drop::kNativeServerMessage: return "native-server-message";
         case Drop::kNotIntercepted: return "not-intercepted";
+        case Drop::kUplinkNotRelayReply: return "uplink-not-relay-reply";
         case Drop::kCount_: break;
     }
     return "unknown";
@@ -81,6 +90,11 @@ void Engine::on_frame(int port, Bytes data, int linktype, Actions& out) {
     }
     // Trusted ports.
     if (type == msg::kRelayRepl && f.dport == kPortServer) return relay_down(port, f, out);
+    // RFC 6221 §6.2: the network-facing port's traffic from a link-local source to a link-local
+    // destination on UDP 547 is intercepted (the filters keep it off the bridge) and only a
+    // Relay-reply is acted on: anything else is discarded here.
+    if (role == Role::kUplink && f.dport == kPortServer && link_scoped(f.src) && link_scoped(f.dst))
+        return drop(port, Drop::kUplinkNotRelayReply, out);
     if (f.dport != kPortServer || is_server_to_client_type(type)) return drop(port, Drop::kNativeServerMessage, out);
     if (role == Role::kUplink) return drop(port, Drop::kWrongDirection, out);
     // A trusted client-facing port: clients and downstream relays (an LDRA included) alike.

@@ -40,6 +40,7 @@ enum class Drop : uint8_t {
     kWrongDirection,       // a message toward servers arriving on the uplink
     kNativeServerMessage,  // trusted port: a server message not wrapped by an LDRA (left to the bridge)
     kNotIntercepted,       // a client message not sent to ff02::1:2: RFC 6221 §6.1 leaves it to the bridge
+    kUplinkNotRelayReply,  // uplink: link-local source and destination, UDP 547, not a Relay-reply (RFC 6221 §6.2)
     kCount_
 };
 std::string_view drop_name(Drop d);

@@ -2,6 +2,8 @@
 
 #include <nftables/libnftables.h>
 
+#include <string_view>
+
 namespace regrelay::snoop {
 
 namespace {
@@ -12,16 +14,28 @@ constexpr const char* kTemplate = R"(table bridge regrelay_snoop {
 		type ifname
 		elements = { @CLIENT_PORTS@ }
 	}
+	set client_facing_ports {
+		type ifname
+		elements = { @CLIENT_FACING_PORTS@ }
+	}
+	set network_port {
+		type ifname
+		elements = { @NETWORK_PORT@ }
+	}
 	chain forward {
 		type filter hook forward priority filter; policy accept;
-		iifname @client_ports ip6 daddr ff02::1:2 udp dport 547 counter drop
-		iifname @client_ports vlan type ip6 ip6 daddr ff02::1:2 udp dport 547 counter drop
+		iifname @client_facing_ports ip6 daddr ff02::1:2 udp dport 547 counter drop
+		iifname @client_facing_ports vlan type ip6 ip6 daddr ff02::1:2 udp dport 547 counter drop
 		iifname @client_ports udp dport 547 @th,64,8 { 12, 13 } counter drop
 		iifname @client_ports vlan type ip6 udp dport 547 @th,64,8 { 12, 13 } counter drop
 		iifname @client_ports udp sport 547 counter drop
 		iifname @client_ports vlan type ip6 udp sport 547 counter drop
 		oifname @client_ports udp sport 547 counter drop
 		oifname @client_ports vlan type ip6 udp sport 547 counter drop
+		iifname @network_port ip6 saddr fe80::/10 ip6 daddr fe80::/10 udp dport 547 counter drop
+		iifname @network_port vlan type ip6 ip6 saddr fe80::/10 ip6 daddr fe80::/10 udp dport 547 counter drop
+		iifname @network_port ip6 saddr fe80::/10 ip6 daddr & ff0f:: == ff02:: udp dport 547 counter drop
+		iifname @network_port vlan type ip6 ip6 saddr fe80::/10 ip6 daddr & ff0f:: == ff02:: udp dport 547 counter drop
 	}
 }
 )";
@@ -43,20 +57,43 @@ bool run(const std::string& cmds, std::string& err) {
     return rc == 0;
 }
 
-}  // namespace
-
-std::string filter_ruleset(const std::vector<std::string>& client_ports) {
-    std::string names;
-    for (const auto& p : client_ports) names += (names.empty() ? "\"" : ", \"") + p + "\"";
-    std::string s = kTemplate;
-    s.replace(s.find("@CLIENT_PORTS@"), 14, names);
+std::string quoted(const std::vector<std::string>& names) {
+    std::string s;
+    for (const auto& n : names) s += (s.empty() ? "\"" : ", \"") + n + "\"";
     return s;
 }
 
-bool install_filters(const std::vector<std::string>& client_ports, std::string& err) {
+void fill(std::string& s, std::string_view mark, const std::string& with) {
+    const size_t at = s.find(mark);
+    if (at != std::string::npos) s.replace(at, mark.size(), with);
+}
+
+}  // namespace
+
+FilterPorts FilterPorts::of(const Config& cfg) {
+    FilterPorts fp;
+    for (const auto& p : cfg.ports) {
+        if (p.role == Role::kClient) fp.client.push_back(p.name);
+        else if (p.role == Role::kTrusted) fp.trusted.push_back(p.name);
+        else fp.uplink = p.name;
+    }
+    return fp;
+}
+
+std::string filter_ruleset(const FilterPorts& ports) {
+    std::vector<std::string> facing = ports.client;
+    facing.insert(facing.end(), ports.trusted.begin(), ports.trusted.end());
+    std::string s = kTemplate;
+    fill(s, "@CLIENT_PORTS@", quoted(ports.client));
+    fill(s, "@CLIENT_FACING_PORTS@", quoted(facing));
+    fill(s, "@NETWORK_PORT@", quoted({ports.uplink}));
+    return s;
+}
+
+bool install_filters(const FilterPorts& ports, std::string& err) {
     // One transaction: create-if-missing, delete, then add the fresh table.
     std::string cmds = std::string("add table bridge ") + kFilterTable + "\ndelete table bridge " + kFilterTable + "\n" +
-                       filter_ruleset(client_ports);
+                       filter_ruleset(ports);
     return run(cmds, err);
 }
 

@@ -12,6 +12,7 @@
 //   option 79:      link-layer type 0x0001 (Ethernet) | 6-byte MAC
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -476,22 +477,92 @@ TEST(SnoopEngine, TrustedPortRelaysClientMessagesToo) {
 }
 
 TEST(SnoopEngine, UplinkDoesNotRelayUpward) {
+    // Not intercepted on the uplink (RFC 6221 §6.2 takes link-local source and destination only):
+    // a client message from a global source, a server's message to a global address or to 546.
     Engine e(base_config());
     FrameSpec s;
+    s.src = kClientGua;
     EXPECT_EQ(run(e, kUp, make_frame(solicit(), s)).drop, Drop::kWrongDirection);
     s.sport = 547;
-    EXPECT_EQ(run(e, kUp, make_frame(relay_msg(12, 0, "::", kClientLl, mkopt(9, solicit())), s)).drop,
+    EXPECT_EQ(run(e, kUp, make_frame(relay_msg(12, 0, "::", kClientGua, mkopt(9, solicit())), s)).drop,
               Drop::kWrongDirection);
     // A server's native (unwrapped) message on a trusted port is not the LDRA's business.
     FrameSpec d = from_router();
     d.dport = 546;
     EXPECT_EQ(run(e, kUp, make_frame(client_msg(2, 1), d)).drop, Drop::kNativeServerMessage);
     EXPECT_EQ(run(e, kTr, make_frame(client_msg(37, 1), d)).drop, Drop::kNativeServerMessage);
-    d.dport = 547;
+    d = from_router(kClientGua);
     EXPECT_EQ(run(e, kUp, make_frame(client_msg(7, 1), d)).drop, Drop::kNativeServerMessage);
     EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kWrongDirection)], 2u);
     EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kNativeServerMessage)], 2u);
     EXPECT_EQ(e.counters(kTr).drops[size_t(Drop::kNativeServerMessage)], 1u);
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kUplinkNotRelayReply)], 0u);
+}
+
+// RFC 6221 §6.2: on the network-facing port, DHCPv6 from a link-local source to a link-local
+// destination (fe80::/10 or link-scope multicast) on UDP 547 is intercepted, and only a
+// Relay-reply is acted on: every other type is discarded and counted (the filters keep the
+// original off the bridge). The rule is the uplink's only: a trusted client-facing port is not
+// network-facing.
+TEST(SnoopEngine, UplinkInterceptsLinkLocalAndDiscardsAllButRelayReply) {
+    Engine e(base_config());
+    struct Case {
+        const char* what;
+        V msg;
+        const char* src;
+        const char* dst;
+        uint16_t sport;
+    };
+    const Case cases[] = {
+        {"Solicit to ff02::1:2", solicit(), kRouterLl, kAllDhcp, 546},
+        {"ADDR-REG-INFORM to ff02::1:2", addr_reg_inform(), kClientLl, kAllDhcp, 546},
+        {"unknown type 200 to ff02::1:2", client_msg(200, 7), kRouterLl, kAllDhcp, 546},
+        {"Relay-forward to ff02::1:2", relay_msg(12, 0, "::", kClientLl, mkopt(9, solicit())), kRouterLl, kAllDhcp,
+         547},
+        {"Advertise to ff02::1:2", client_msg(2, 1), kRouterLl, kAllDhcp, 547},
+        {"Reply to a link-local unicast", client_msg(7, 1), kRouterLl, kClientLl, 547},
+        {"ADDR-REG-REPLY to a link-local unicast", client_msg(37, 1), kRouterLl, kClientLl, 547},
+        {"Solicit to ff12::1:2 (transient, link scope)", solicit(), kRouterLl, "ff12::1:2", 546},
+        {"Solicit to ff02::1 (all nodes)", solicit(), kRouterLl, "ff02::1", 546},
+    };
+    for (const Case& k : cases) {
+        SCOPED_TRACE(k.what);
+        FrameSpec f = from_router(k.dst, k.dst[0] == 'f' && k.dst[1] == 'f' ? kAllDhcpMac : kClientMac);
+        f.src = k.src;
+        f.sport = k.sport;
+        const Result r = run(e, kUp, make_frame(k.msg, f));
+        EXPECT_FALSE(r.emit);
+        EXPECT_EQ(r.drop, Drop::kUplinkNotRelayReply) << snoop::drop_name(r.drop);
+    }
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kUplinkNotRelayReply)], std::size(cases));
+    EXPECT_EQ(e.counters(kUp).relayed_up + e.counters(kUp).relayed_down, 0u);
+    for (int p : {kC1, kC2, kTr}) EXPECT_EQ(e.counters(p).relayed_down, 0u);
+
+    // Outside the rule, as before: to UDP 546, from a global source, to a global destination,
+    // to a site-scope multicast.
+    FrameSpec to546 = from_router();
+    to546.dport = 546;
+    EXPECT_EQ(run(e, kUp, make_frame(client_msg(2, 1), to546)).drop, Drop::kNativeServerMessage);
+    FrameSpec global_src;
+    global_src.src = kRouterGua;
+    EXPECT_EQ(run(e, kUp, make_frame(solicit(), global_src)).drop, Drop::kWrongDirection);
+    EXPECT_EQ(run(e, kUp, make_frame(client_msg(7, 1), from_router(kClientGua))).drop, Drop::kNativeServerMessage);
+    FrameSpec site;
+    site.dst = "ff05::1:3";
+    EXPECT_EQ(run(e, kUp, make_frame(solicit(), site)).drop, Drop::kWrongDirection);
+    // A trusted client-facing port is not network-facing: its link-local Advertise is not §6.2's.
+    EXPECT_EQ(run(e, kTr, make_frame(client_msg(2, 1), from_router())).drop, Drop::kNativeServerMessage);
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kUplinkNotRelayReply)], std::size(cases));
+
+    // The one type acted on: a Relay-reply, link-local to link-local, is unwrapped as ever.
+    const V adv = client_msg(2, 0x0a0b0c, mkopt(1, duid_ll(kClientMac)));
+    FrameSpec d = from_router();
+    const V rr = relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("c1")), mkopt(9, adv)}));
+    expect_relay_down(run(e, kUp, make_frame(rr, d)), kC1, adv, kClientLl, 546, d);
+    // And one sent to ff02::1:2 too (then it has no client MAC: counted as such, not as §6.2's).
+    FrameSpec m = from_router(kAllDhcp, kAllDhcpMac);
+    EXPECT_EQ(run(e, kUp, make_frame(rr, m)).drop, Drop::kNoClientMac);
+    EXPECT_EQ(e.counters(kUp).drops[size_t(Drop::kUplinkNotRelayReply)], std::size(cases));
 }
 
 // ---- Relay-reply down to the right port ---------------------------------------------------
@@ -726,6 +797,7 @@ TEST(SnoopEngine, DropNames) {
         {Drop::kWrongDirection, "wrong-direction"},
         {Drop::kNativeServerMessage, "native-server-message"},
         {Drop::kNotIntercepted, "not-intercepted"},
+        {Drop::kUplinkNotRelayReply, "uplink-not-relay-reply"},
     };
     EXPECT_EQ(std::size(names), size_t(Drop::kCount_));
     for (const auto& [d, n] : names) EXPECT_EQ(snoop::drop_name(d), n);
@@ -800,31 +872,100 @@ std::vector<std::string> significant_lines(const std::string& text) {
     return out;
 }
 
+// `regrelay ARGS` with stderr merged: (exit status, output).
+std::pair<int, std::string> run_regrelay(const std::string& args) {
+    const std::string cmd = std::string("'") + REGRELAY_BINARY + "' " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return {-1, "popen failed"};
+    std::string got;
+    char buf[4096];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, p)) > 0) got.append(buf, k);
+    const int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, got};
+}
+
+std::string replace_all(std::string s, const std::string& mark, const std::string& with, size_t& n) {
+    n = 0;
+    for (size_t at; (at = s.find(mark)) != std::string::npos; ++n) s.replace(at, mark.size(), with);
+    return s;
+}
+
 TEST(SnoopFilters, PrintFiltersMatchesDeployFile) {
     std::ifstream f(std::string(REGRELAY_SOURCE_DIR) + "/deploy/snoop-filters.nft");
     ASSERT_TRUE(f) << "deploy/snoop-filters.nft";
     std::stringstream ss;
     ss << f.rdbuf();
     std::string want = ss.str();
-    const std::string mark = "@CLIENT_PORTS@";
+    // Once each in the ruleset; the comment that explains them names them too. (Longest first:
+    // @CLIENT_PORTS@ is no part of @CLIENT_FACING_PORTS@, but keep the order safe anyway.)
     size_t n = 0;
-    for (size_t at; (at = want.find(mark)) != std::string::npos; ++n) want.replace(at, mark.size(), "\"a\", \"b\"");
-    // Once in the ruleset; the comment that explains it may name it too.
+    want = replace_all(want, "@CLIENT_FACING_PORTS@", "\"a\", \"b\", \"t\"", n);
+    EXPECT_GE(n, 1u);
+    want = replace_all(want, "@CLIENT_PORTS@", "\"a\", \"b\"", n);
+    EXPECT_GE(n, 1u);
+    want = replace_all(want, "@NETWORK_PORT@", "\"u\"", n);
     EXPECT_GE(n, 1u);
 
-    const std::string cmd =
-        std::string("'") + REGRELAY_BINARY + "' snoop --print-filters --client-port a --client-port b 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    std::string got;
-    char buf[4096];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, p)) > 0) got.append(buf, k);
-    const int status = pclose(p);
+    const auto [status, got] =
+        run_regrelay("snoop --print-filters --client-port a --client-port b --uplink u --trusted-port t");
     EXPECT_EQ(status, 0) << got;
     const auto w = significant_lines(want), g = significant_lines(got);
     EXPECT_EQ(g, w) << "--- regrelay snoop --print-filters ---\n" << got;
     EXPECT_GE(g.size(), 10u);
+}
+
+// The rules that make RFC 6221 §6.1 and §6.2 hold in the data plane, by port role: what a
+// client-facing port (trusted ones included) sends to ff02::1:2 UDP 547 is not bridged, and what
+// the uplink sends from a link-local source to a link-local destination on UDP 547 is not
+// bridged either; the DHCPv6 guard stays on the untrusted ports only.
+TEST(SnoopFilters, RulesetByPortRole) {
+    const auto [status, got] =
+        run_regrelay("snoop --print-filters --client-port c1 --client-port c2 --uplink up --trusted-port tr");
+    ASSERT_EQ(status, 0) << got;
+    const std::vector<std::string> lines = significant_lines(got);
+    auto has = [&](const std::string& rule) {
+        for (const auto& l : lines)
+            if (l.find_first_not_of('\t') != std::string::npos && l.substr(l.find_first_not_of('\t')) == rule)
+                return true;
+        return false;
+    };
+    auto set_elements = [&](const std::string& set) -> std::string {
+        for (size_t i = 0; i + 2 < lines.size(); ++i)
+            if (lines[i] == "\tset " + set + " {") return lines[i + 2];
+        return "(no set " + set + ")";
+    };
+    EXPECT_EQ(set_elements("client_ports"), "\t\telements = { \"c1\", \"c2\" }");
+    EXPECT_EQ(set_elements("client_facing_ports"), "\t\telements = { \"c1\", \"c2\", \"tr\" }");
+    EXPECT_EQ(set_elements("network_port"), "\t\telements = { \"up\" }");
+    // §6.1, on every client-facing port (untagged and 802.1Q).
+    EXPECT_TRUE(has("iifname @client_facing_ports ip6 daddr ff02::1:2 udp dport 547 counter drop")) << got;
+    EXPECT_TRUE(has("iifname @client_facing_ports vlan type ip6 ip6 daddr ff02::1:2 udp dport 547 counter drop"));
+    // §6.2, on the network-facing port.
+    for (const char* dst : {"fe80::/10", "& ff0f:: == ff02::"}) {
+        SCOPED_TRACE(dst);
+        EXPECT_TRUE(has(std::string("iifname @network_port ip6 saddr fe80::/10 ip6 daddr ") + dst +
+                        " udp dport 547 counter drop"));
+        EXPECT_TRUE(has(std::string("iifname @network_port vlan type ip6 ip6 saddr fe80::/10 ip6 daddr ") + dst +
+                        " udp dport 547 counter drop"));
+    }
+    // The guard names the untrusted set only: a trusted port may carry relay and server messages.
+    for (const auto& l : lines) {
+        if (l.find("@th,64,8") != std::string::npos || l.find("sport 547") != std::string::npos) {
+            EXPECT_NE(l.find("@client_ports "), std::string::npos) << l;
+        }
+    }
+
+    // Without a trusted port the client-facing set is the client ports (never an empty set).
+    const auto [st2, got2] = run_regrelay("snoop --print-filters --client-port c1 --uplink up");
+    ASSERT_EQ(st2, 0) << got2;
+    EXPECT_NE(got2.find("set client_facing_ports {\n\t\ttype ifname\n\t\telements = { \"c1\" }"),
+              std::string::npos)
+        << got2;
+    // The ruleset names the uplink: --print-filters without one is a usage error.
+    const auto [st3, got3] = run_regrelay("snoop --print-filters --client-port c1");
+    EXPECT_EQ(st3, 2) << got3;
+    EXPECT_NE(got3.find("uplink"), std::string::npos) << got3;
 }
 
 }  // namespace
