@@ -9,10 +9,11 @@ endif()
 
 # `regrelay snoop` live on a Linux bridge in network namespaces (tests/netns/snoop_live_test.py
 # GROUP, built on tests/netns/lib.py): with `regrelay relay` on the router (regrelay), with ISC
-# dhcrelay on the router (dhcrelay), and the nftables filters' leak, guard and removal checks
-# (filters). Namespaces are unique per run and removed on any failure; only 2001:db8::/32 and
-# link-local addresses. Without root (or nft, or dhcrelay) they exit 77: skipped.
-foreach(group regrelay dhcrelay filters)
+# dhcrelay on the router (dhcrelay), the nftables filters' leak, guard and removal checks
+# (filters), RFC 6221 §6.1 on a trusted port (trusted) and §6.2 on the uplink (uplink).
+# Namespaces are unique per run and removed on any failure; only 2001:db8::/32 and link-local
+# addresses. Without root (or nft, or dhcrelay) they exit 77: skipped.
+foreach(group regrelay dhcrelay filters trusted uplink)
   add_test(NAME snoop_live_${group}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/netns/snoop_live_test.py
                    $<TARGET_FILE:regrelay> ${group})

@@ -32,6 +32,18 @@ GROUP is one of:
             reach no client and are counted by the guard; an 802.1Q-tagged Solicit is relayed in its
             VLAN; a burst of 2,000 client frames sent back to back is relayed without a loss; the
             installed table is the --print-filters ruleset; it is removed on SIGINT and SIGTERM.
+  trusted   RFC 6221 §6.1 on a trusted port: a downstream LDRA (namespace dl on bridge port t1,
+            `--trusted-port t1`) multicasts its Relay-forward; with the filters the server gets it
+            exactly once, re-wrapped by snoop (hop-count 1, Interface-ID t1, no option 79, option 9
+            = dl's bytes) inside the router's level, never the original bridged to the router too;
+            the three-level Relay-reply comes back to dl's port 547 exactly once, as dl's own level,
+            and the router's native Relay-reply is not bridged to t1 (§6.2).
+  uplink    RFC 6221 §6.2: from the uplink, link-local source to link-local destination (ff02::1:2
+            or a client's link-local) on UDP 547, a Solicit, an ADDR-REG-INFORM, an Advertise, a
+            Relay-forward and a Reply reach no client and not the trusted port, and are counted
+            (`uplink-not-relay-reply`); a Relay-reply still reaches the client port and the
+            trusted port it names, unwrapped, and only so. A Solicit from the router's global
+            address is outside the rule (and shows the captures see what is bridged).
 
 Exits 0 when every check passes, 1 otherwise, 77 (skip) when not root.
 """
@@ -164,16 +176,36 @@ class Client:
         sock.sendto(payload, (MCAST, lib.PORT_SERVER, 0, self.ifindex))
 
 
+class DownstreamRelay:
+    """A relay agent below a trusted port: a UDP socket on [its link-local]:547 (it sends from
+    there and gets its Relay-replies there) and a raw capture of what reaches it."""
+
+    def __init__(self, lab, sw, port):
+        self.port = port
+        self.ns = lab.netns("dl")
+        self.ifname, _ = lab.veth(self.ns, sw, a_name="eth0", b_name=port)
+
+    def ready(self):
+        self.mac = self.ns.mac(self.ifname)
+        self.ll = self.ns.link_local(self.ifname)
+        self.ifindex = self.ns.ifindex(self.ifname)
+        self.sock = self.ns.udp(self.ll, lib.PORT_SERVER, ifname=self.ifname)
+        self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
+        self.cap = Capture(self.ns, self.ifname)
+
+
 class Topology:
-    def __init__(self, lab, binary, router="regrelay"):
+    def __init__(self, lab, binary, router="regrelay", trusted=False):
         self.lab, self.binary = lab, binary
         self.sw = lab.netns("sw")
         self.rtr = lab.netns("rtr")
         self.srv = lab.netns("srv")
         self.clients = {p: Client(lab, self.sw, p, CLIENT_GUA[p]) for p in ("c1", "c2")}
+        # A downstream LDRA (or any trusted neighbour) on bridge port t1, `--trusted-port t1`.
+        self.dl = DownstreamRelay(lab, self.sw, "t1") if trusted else None
         self.r_down, _ = lab.veth(self.rtr, self.sw, a_name="down0", b_name="uplink")
         self.r_up, self.s_if = lab.veth(self.rtr, self.srv, a_name="up0", b_name="eth0")
-        self.bridge = lab.bridge(self.sw, ["c1", "c2", "uplink"], name="br0")
+        self.bridge = lab.bridge(self.sw, ["c1", "c2", "uplink"] + (["t1"] if trusted else []), name="br0")
         self.rtr.add_addr(self.r_down, ROUTER_LINK + "/64")
         self.rtr.add_addr(self.r_up, ROUTER_UP + "/64")
         self.rtr.forwarding(True)
@@ -182,6 +214,8 @@ class Topology:
         lab.wait_ready()
         for cl in self.clients.values():
             cl.ready()
+        if self.dl:
+            self.dl.ready()
         self.router_ll = self.rtr.link_local(self.r_down)
         self.router_mac = self.rtr.mac(self.r_down)
         self.server = self.srv.udp("::", lib.PORT_SERVER)
@@ -201,6 +235,8 @@ class Topology:
     def start_snoop(self, filters=True, write=None, name="snoop", extra=()):
         argv = [self.binary, "snoop", "--client-port", "c1", "--client-port", "c2", "--uplink", "uplink",
                 "--log-level", "debug", *extra]
+        if self.dl:
+            argv += ["--trusted-port", self.dl.port]
         if filters:
             argv.append("--install-filters")
         if write:
@@ -477,20 +513,7 @@ def group_filters(c, lab, binary):
 
     # 2. With the filters.
     t.start_snoop()
-    listing = t.sw.exec("nft", "list", "table", "bridge", TABLE).stdout
-    printed = subprocess.run([binary, "snoop", "--print-filters", "--client-port", "c1", "--client-port", "c2"],
-                             capture_output=True, text=True, timeout=10).stdout
-
-    def rules(text):
-        """The ruleset as nft prints it back: counters zeroed, its implicit `ether type 8021q` before
-        `vlan type` dropped, `vlan type ip6` before `ip6 daddr` (which nft prints as the implied
-        `ether type 8021q`) restored, raw payload values in decimal, whitespace collapsed."""
-        text = " ".join(ln for ln in text.splitlines() if not ln.strip().startswith("#"))
-        text = re.sub(r"counter packets \d+ bytes \d+", "counter", text)
-        text = text.replace("ether type 8021q vlan", "vlan").replace("ether type 8021q ip6", "vlan type ip6 ip6")
-        text = re.sub(r"0x([0-9a-f]+)", lambda m: str(int(m.group(1), 16)), text)
-        return " ".join(text.split())
-    c.eq(rules(listing), rules(printed), "the installed table is the --print-filters ruleset (nft list table)")
+    installed_matches_printed(c, t, ["--client-port", "c1", "--client-port", "c2", "--uplink", "uplink"])
 
     for cl in (c1, c2):
         cl.to_relays(cl.ll_sock, solicit(0x0f0100 + int(cl.port[1]), cl.mac))
@@ -570,7 +593,169 @@ def group_filters(c, lab, binary):
     stop_snoop(c, t, signal.SIGTERM)
 
 
-GROUPS = {"regrelay": (group_regrelay, 55), "dhcrelay": (group_dhcrelay, 55), "filters": (group_filters, 55)}
+def installed_matches_printed(c, t, printed_args):
+    """The table in sw is what --print-filters prints for these ports (nft's own spellings undone)."""
+    listing = t.sw.exec("nft", "list", "table", "bridge", TABLE).stdout
+    printed = subprocess.run([t.binary, "snoop", "--print-filters", *printed_args],
+                             capture_output=True, text=True, timeout=10).stdout
+
+    def rules(text):
+        """The ruleset as nft prints it back: counters zeroed, its implicit `ether type 8021q`
+        before `vlan type` dropped, `vlan type ip6` before `ip6 daddr` (which nft prints as the
+        implied `ether type 8021q`) restored, raw payload values in decimal, whitespace collapsed."""
+        text = " ".join(ln for ln in text.splitlines() if not ln.strip().startswith("#"))
+        text = re.sub(r"counter packets \d+ bytes \d+", "counter", text)
+        text = text.replace("ether type 8021q vlan", "vlan").replace("ether type 8021q ip6", "vlan type ip6 ip6")
+        text = re.sub(r"0x([0-9a-f]+)", lambda m: str(int(m.group(1), 16)), text)
+        # nft lists a set's elements in its own order.
+        text = re.sub(r"elements = \{([^}]*)\}",
+                      lambda m: "elements = { " + ", ".join(sorted(e.strip() for e in m.group(1).split(","))) + " }",
+                      text)
+        return " ".join(text.split())
+    c.eq(rules(listing), rules(printed), f"the installed table is `--print-filters {' '.join(printed_args)}`")
+    return listing
+
+
+def group_trusted(c, lab, binary):
+    """RFC 6221 §6.1: a trusted port's multicast to ff02::1:2 is intercepted like a client port's."""
+    t = Topology(lab, binary, "regrelay", trusted=True)
+    dl = t.dl
+    t.start_snoop()
+    listing = installed_matches_printed(c, t, ["--client-port", "c1", "--client-port", "c2", "--uplink", "uplink",
+                                               "--trusted-port", "t1"])
+    m = re.search(r"set client_facing_ports \{[^}]*elements = \{([^}]*)\}", listing)
+    c.eq(sorted(e.strip() for e in m.group(1).split(",")) if m else None, ['"c1"', '"c2"', '"t1"'],
+         "the installed table counts t1 among the client-facing ports")
+
+    # The downstream LDRA relays its client's Solicit: a Relay-forward, hop-count 0, to ff02::1:2.
+    ds_client = "fe80::5ee:1"
+    ds_mac = bytes.fromhex("0200005ee001")
+    sol = solicit(0x7a0001, ds_mac)
+    ds_rf = relay_msg(RELAY_FORW, 0, "::", ds_client, opt(OPT_INTERFACE_ID, b"ds-port-7"),
+                      opt(OPT_CLIENT_LINKLAYER, b"\x00\x01" + ds_mac), opt(OPT_RELAY_MSG, sol))
+    dl.sock.sendto(ds_rf, (MCAST, lib.PORT_SERVER, 0, dl.ifindex))
+    got = recv(t.server)
+    levels = None
+    if c.check(got is not None, "the server receives the downstream LDRA's Relay-forward"):
+        data, src = got
+        c.eq(src, (ROUTER_UP, lib.PORT_SERVER), "from the router's relay, port 547")
+        try:
+            outer = parse_relay(data)
+            mid = parse_relay(find_opts(outer["options"], OPT_RELAY_MSG)[0])
+            levels = (outer, mid)
+        except (ValueError, IndexError) as e:
+            c.check(False, "two well-formed relay levels around dl's", str(e))
+    if levels:
+        outer, mid = levels
+        c.eq((outer["type"], outer["hop"], outer["link"], outer["peer"]), (RELAY_FORW, 2, ROUTER_LINK, dl.ll),
+             f"router's level: hop-count 2, link-address {ROUTER_LINK}, peer-address dl's link-local")
+        c.eq((mid["type"], mid["hop"], mid["link"], mid["peer"]), (RELAY_FORW, 1, "::", dl.ll),
+             "snoop's level: Relay-forward, hop-count 1 (dl's + 1), link-address ::, peer-address dl's link-local")
+        c.eq(find_opts(mid["options"], OPT_INTERFACE_ID), [b"t1"], "snoop's level: Interface-ID t1")
+        c.eq(find_opts(mid["options"], OPT_CLIENT_LINKLAYER), [], "snoop's level: no option 79 (a relay's message)")
+        c.eq(find_opts(mid["options"], OPT_RELAY_MSG), [ds_rf], "snoop's level: option 9 = dl's Relay-forward verbatim")
+    again = recv(t.server, 1.0)
+    c.check(again is None, "the server receives it exactly once: the original is not bridged to the router as well",
+            repr(again and parse_relay(again[0])))
+    time.sleep(0.2)
+    from_dl = [f for f in t.rcap.drain() if f["dport"] == 547 and f["src"] == dl.ll]
+    c.eq([find_opts(parse_relay(f["payload"])["options"], OPT_INTERFACE_ID) for f in from_dl], [[b"t1"]],
+         "router ns: one frame from dl's address to UDP 547, snoop's Relay-forward (Interface-ID t1)")
+
+    # The answer: a Relay-reply per level (RFC 8415 §19.3), back to dl's port 547 once, as dl's level.
+    if levels:
+        adv = client_msg(ADVERTISE, 0x7a0001, opt(OPT_CLIENTID, duid_ll(ds_mac)), opt(OPT_SERVERID, SERVER_DUID))
+        ds_rr = relay_msg(RELAY_REPL, 0, "::", ds_client, opt(OPT_INTERFACE_ID, b"ds-port-7"), opt(OPT_RELAY_MSG, adv))
+        mid_rr = relay_msg(RELAY_REPL, mid["hop"], mid["link"], mid["peer"], opt(OPT_INTERFACE_ID, b"t1"),
+                           opt(OPT_RELAY_MSG, ds_rr))
+        t.server.sendto(relay_msg(RELAY_REPL, outer["hop"], outer["link"], outer["peer"], opt(OPT_RELAY_MSG, mid_rr)),
+                        (ROUTER_UP, lib.PORT_SERVER))
+        got = recv(dl.sock)
+        if c.check(got is not None, "dl receives a Relay-reply on [its link-local]:547"):
+            c.eq(got[0], ds_rr, "dl receives its own level (Interface-ID ds-port-7), unwrapped by snoop, byte for byte")
+        more = recv(dl.sock, 1.0)
+        c.check(more is None, "dl receives it once: the router's Relay-reply is not bridged to t1 as well (§6.2)",
+                repr(more and parse_relay(more[0])))
+        time.sleep(0.2)
+        to_dl = [f for f in dl.cap.drain() if f["dport"] == 547]
+        c.eq([f["payload"] for f in to_dl], [ds_rr], "dl ns capture: exactly one DHCPv6 frame to UDP 547, dl's level")
+        for cl in t.clients.values():
+            c.eq([f for f in cl.cap.drain() if 547 in (f["sport"], f["dport"])], [],
+                 f"{cl.port}: sees nothing of dl's exchange")
+
+    stop_snoop(c, t)
+    log = t.snoop.log()
+    c.eq(counters_at_exit(log, "t1"), ("1", "1", "1", "0", "0", "none"),
+         "exit counters t1: received 1 relayed-up 1 relayed-down 1")
+    c.eq(counters_at_exit(log, "uplink"), ("1", "0", "0", "0", "0", "none"), "exit counters uplink: received 1")
+    c.eq(t.router.stop(), 0, "router relay: SIGTERM, exit 0")
+
+
+def group_uplink(c, lab, binary):
+    """RFC 6221 §6.2: link-local to link-local UDP 547 from the uplink is intercepted; only a
+    Relay-reply is acted on."""
+    t = Topology(lab, binary, router="none", trusted=True)
+    c1, c2, dl = t.clients["c1"], t.clients["c2"], t.dl
+    t.start_snoop()
+    installed_matches_printed(c, t, ["--client-port", "c1", "--client-port", "c2", "--uplink", "uplink",
+                                     "--trusted-port", "t1"])
+    down_ifindex = t.rtr.ifindex(t.r_down)
+
+    def sock(addr, port):
+        s = t.rtr.udp(addr, port, ifname=t.r_down if addr.startswith("fe80") else None)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, down_ifindex)
+        return s
+    ll546, ll547 = sock(t.router_ll, lib.PORT_CLIENT), sock(t.router_ll, lib.PORT_SERVER)
+    to_mcast = (MCAST, lib.PORT_SERVER, 0, down_ifindex)
+    rmac = t.router_mac
+    intercepted = [
+        (ll546, solicit(0x620001, rmac), to_mcast),
+        (ll546, addr_reg_inform(0x620002, rmac, ROUTER_LINK), to_mcast),
+        (ll547, client_msg(ADVERTISE, 0x620003, opt(OPT_SERVERID, SERVER_DUID)), to_mcast),
+        (ll547, relay_msg(RELAY_FORW, 0, "::", t.router_ll, opt(OPT_RELAY_MSG, solicit(0x620004, rmac))), to_mcast),
+        (ll547, client_msg(7, 0x620005, opt(OPT_SERVERID, SERVER_DUID)), (c1.ll, lib.PORT_SERVER, 0, down_ifindex)),
+    ]
+    for s, payload, dst in intercepted:
+        s.sendto(payload, dst)
+    # Outside the rule: from the router's global address (§6.2 takes link-local sources only).
+    control = solicit(0x620006, rmac)
+    sock(ROUTER_LINK, lib.PORT_CLIENT).sendto(control, to_mcast)
+    # The type acted on: Relay-replies naming c1 and t1.
+    adv = {p: client_msg(ADVERTISE, 0x620010 + i, opt(OPT_SERVERID, SERVER_DUID)) for i, p in enumerate(("c1", "t1"))}
+    rr = {p: relay_msg(RELAY_REPL, 0, "::", peer, opt(OPT_INTERFACE_ID, p.encode()), opt(OPT_RELAY_MSG, adv[p]))
+          for p, peer in (("c1", c1.ll), ("t1", dl.ll))}
+    ll547.sendto(rr["c1"], (c1.ll, lib.PORT_SERVER, 0, down_ifindex))
+    ll547.sendto(rr["t1"], (dl.ll, lib.PORT_SERVER, 0, down_ifindex))
+    got = recv(c1.ll_sock)
+    if c.check(got is not None, "the Relay-reply naming c1 is unwrapped: c1 gets the Advertise on [its link-local]:546"):
+        c.eq(got[0], adv["c1"], "c1: the Advertise byte for byte")
+    time.sleep(0.5)
+
+    sent = {payload for _s, payload, _d in intercepted}
+    for name, cap in (("c1", c1.cap), ("c2", c2.cap), ("t1 (trusted)", dl.cap)):
+        frames = cap.drain()
+        c.eq([(f["src"], f["dst"], f["payload"][:1].hex()) for f in frames if f["payload"] in sent], [],
+             f"{name}: none of the 5 link-local messages from the uplink to UDP 547 arrives")
+        c.check(any(f["payload"] == control for f in frames),
+                f"{name}: control: the Solicit from the router's global address is bridged (outside §6.2)")
+        c.eq([f["payload"][:1].hex() for f in frames if f["payload"][:1] == bytes([RELAY_REPL])], [],
+             f"{name}: no Relay-reply arrives natively")
+    c.eq([f["payload"] for f in c1.cap.frames if f["dport"] == 546], [adv["c1"]], "c1: exactly its one Advertise")
+    c.eq([(f["payload"], f["dst"], f["dport"]) for f in dl.cap.frames if f["sport"] == 547],
+         [(adv["t1"], dl.ll, 546)], "t1: exactly its one Advertise, unwrapped, to dl's link-local port 546")
+    c.eq([f for f in c2.cap.frames if f["sport"] == 547], [], "c2: nothing from UDP 547")
+
+    stop_snoop(c, t)
+    log = t.snoop.log()
+    c.eq(counters_at_exit(log, "uplink"), ("8", "0", "0", "0", "0", "wrong-direction=1 uplink-not-relay-reply=5"),
+         "exit counters uplink: received 8, the 5 intercepted non-Relay-replies counted as uplink-not-relay-reply, "
+         "the global-source Solicit as wrong-direction")
+    c.eq(counters_at_exit(log, "c1"), ("0", "0", "1", "0", "0", "none"), "exit counters c1: relayed-down 1")
+    c.eq(counters_at_exit(log, "t1"), ("0", "0", "1", "0", "0", "none"), "exit counters t1: relayed-down 1")
+
+
+GROUPS = {"regrelay": (group_regrelay, 55), "dhcrelay": (group_dhcrelay, 55), "filters": (group_filters, 55),
+          "trusted": (group_trusted, 55), "uplink": (group_uplink, 55)}
 
 
 def main():
