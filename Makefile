@@ -3,10 +3,11 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_O3   ?= build-o3
 FUZZ_SECONDS ?= 30
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build build-asan build-fuzz test test-fast demo fuzz fuzz-smoke bench clean
+.PHONY: all deps build build-asan build-fuzz build-o3 test test-fast demo fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -14,20 +15,30 @@ deps:
 	@./deploy/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGRELAY_WERROR=ON >/dev/null
 	@cmake --build $(BUILD)
 
 build-asan: deps
-	@cmake -S . -B $(BUILD_ASAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGRELAY_SANITIZE=ON -DREGRELAY_BENCH=OFF >/dev/null
+	@cmake -S . -B $(BUILD_ASAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGRELAY_SANITIZE=ON -DREGRELAY_BENCH=OFF -DREGRELAY_WERROR=ON >/dev/null
 	@cmake --build $(BUILD_ASAN)
 
 build-fuzz: deps
-	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGRELAY_FUZZ=ON >/dev/null
+	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGRELAY_FUZZ=ON -DREGRELAY_WERROR=ON >/dev/null
 	@cmake --build $(BUILD_FUZZ)
 
-# Each fuzz target for a bounded time, then ctest on the normal and the ASan+UBSan builds.
-test: build build-asan build-fuzz
+# An optimised build as a packager would make it (Release is -O3, with Debian's hardening flags
+# and _FORTIFY_SOURCE), with -Werror: optimiser-only warnings cannot come back unnoticed. Only
+# its unit tests run (the other tests run on the builds above).
+O3_FLAGS := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -Wformat -Werror=format-security
+build-o3: deps
+	@cmake -S . -B $(BUILD_O3) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS=$(O3_FLAGS)" -DREGRELAY_BENCH=OFF -DREGRELAY_WERROR=ON >/dev/null
+	@cmake --build $(BUILD_O3)
+
+# Each fuzz target for a bounded time, the -O3 build's unit tests, then ctest on the normal and
+# the ASan+UBSan builds.
+test: build build-asan build-fuzz build-o3
 	./fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+	$(BUILD_O3)/tests/regrelay_unit_tests --gtest_brief=1
 	ctest --test-dir $(BUILD) --output-on-failure
 	ctest --test-dir $(BUILD_ASAN) --output-on-failure
 
@@ -45,4 +56,4 @@ bench: build
 	./bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_O3)

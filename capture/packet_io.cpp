@@ -90,7 +90,11 @@ std::string kernel_drops_report(const std::vector<std::unique_ptr<PacketSource>>
     std::string s;
     for (const auto& src : sources) {
         uint64_t d = 0;
-        if (src->kernel_drops(d)) s += " " + src->name() + "=" + std::to_string(d);
+        if (!src->kernel_drops(d)) continue;
+        s += ' ';
+        s += src->name();
+        s += '=';
+        s += std::to_string(d);
     }
     return s.empty() ? s : "capture kernel-drops" + s + "\n";
 }

@@ -51,7 +51,10 @@ bool format_frame(std::string& out, const capture::Packet& p, int linktype, Form
                    std::to_string(f.hop_limit);
             if (f.has_ethernet) out += ",\"src_mac\":\"" + f.src_mac.str() + "\",\"dst_mac\":\"" + f.dst_mac.str() + "\"";
             out += ",\"vlans\":[";
-            for (size_t i = 0; i < f.n_vlans; ++i) out += (i ? "," : "") + std::to_string(f.vlan_id(i));
+            for (size_t i = 0; i < f.n_vlans; ++i) {
+                if (i) out += ',';
+                out += std::to_string(f.vlan_id(i));
+            }
             out += ']';
         }
         if (!udp_ok) {

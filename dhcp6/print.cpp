@@ -10,8 +10,11 @@ std::string quoted_or_hex(Bytes b) {
     bool printable = !b.empty();
     for (uint8_t c : b)
         if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') printable = false;
-    if (printable) return "\"" + std::string(reinterpret_cast<const char*>(b.data()), b.size()) + "\"";
-    return "0x" + hex(b);
+    std::string s = printable ? "\"" : "0x";
+    if (!printable) return s.append(hex(b));
+    s.append(reinterpret_cast<const char*>(b.data()), b.size());
+    s += '"';
+    return s;
 }
 
 // Text from the packet, for a terminal: printable ASCII as is ('"' and '\\' escaped), any other

@@ -82,13 +82,18 @@ void log_actions(const Config& cfg, const Actions& a) {
     }
     if (spdlog::should_log(spdlog::level::debug)) {
         std::string dst;
-        for (const Send& s : a.sends) dst += (dst.empty() ? "" : ",") + s.dst.str();
+        for (const Send& s : a.sends) {
+            if (!dst.empty()) dst += ',';
+            dst += s.dst.str();
+        }
         // For a relay message, name what it carries: "RELAY-FORW(SOLICIT)" with the inner xid.
         std::string what = msg_type_label(a.msg_type);
         uint32_t xid = a.xid;
         if (is_relay_type(a.msg_type))
             if (auto m = decode(a.message)) {
-                what += "(" + msg_type_label(m->inner.type) + ")";
+                what += '(';
+                what += msg_type_label(m->inner.type);
+                what += ')';
                 xid = m->inner.xid;
             }
         if (forward)
