@@ -149,6 +149,38 @@ Result<IaAddr> as_ia_addr(const Option& o) {
     return a;
 }
 
+Result<IaTa> as_ia_ta(const Option& o) {
+    Reader r(o.data, body_offset(o));
+    IaTa ia;
+    if (!r.u32(ia.iaid)) return Error{Errc::kBadOptionLength, o.offset};
+    auto sub = parse_options(r.rest(), r.offset());
+    if (!sub) return sub.error();
+    ia.options = std::move(*sub);
+    return ia;
+}
+
+Result<IaPd> as_ia_pd(const Option& o) {
+    Reader r(o.data, body_offset(o));
+    IaPd ia;
+    if (!r.u32(ia.iaid) || !r.u32(ia.t1) || !r.u32(ia.t2)) return Error{Errc::kBadOptionLength, o.offset};
+    auto sub = parse_options(r.rest(), r.offset());
+    if (!sub) return sub.error();
+    ia.options = std::move(*sub);
+    return ia;
+}
+
+Result<IaPrefix> as_ia_prefix(const Option& o) {
+    Reader r(o.data, body_offset(o));
+    IaPrefix p;
+    if (!r.u32(p.preferred) || !r.u32(p.valid) || !r.u8(p.prefix_len) || !r.ip6(p.prefix))
+        return Error{Errc::kBadOptionLength, o.offset};
+    if (p.prefix_len > 128) return Error{Errc::kBadOptionValue, o.offset};
+    auto sub = parse_options(r.rest(), r.offset());
+    if (!sub) return sub.error();
+    p.options = std::move(*sub);
+    return p;
+}
+
 Result<std::vector<uint16_t>> as_oro(const Option& o) {
     if (o.data.size() % 2) return Error{Errc::kBadOptionLength, o.offset};
     std::vector<uint16_t> codes;

@@ -168,9 +168,23 @@ struct IaNa {  // option 3
     uint32_t iaid = 0, t1 = 0, t2 = 0;
     OptionList options;
 };
+struct IaTa {  // option 4
+    uint32_t iaid = 0;
+    OptionList options;
+};
 struct IaAddr {  // option 5
     Ip6Addr addr;
     uint32_t preferred = 0, valid = 0;
+    OptionList options;
+};
+struct IaPd {  // option 25 (RFC 8415 §21.21)
+    uint32_t iaid = 0, t1 = 0, t2 = 0;
+    OptionList options;
+};
+struct IaPrefix {  // option 26 (RFC 8415 §21.22)
+    uint32_t preferred = 0, valid = 0;
+    uint8_t prefix_len = 0;  // 0-128
+    Ip6Addr prefix;
     OptionList options;
 };
 struct StatusCode {  // option 13
@@ -193,7 +207,10 @@ struct ClientLinkLayer {  // option 79
 
 Result<Duid> as_duid(const Option& o);
 Result<IaNa> as_ia_na(const Option& o);
+Result<IaTa> as_ia_ta(const Option& o);
 Result<IaAddr> as_ia_addr(const Option& o);
+Result<IaPd> as_ia_pd(const Option& o);
+Result<IaPrefix> as_ia_prefix(const Option& o);  // kBadOptionValue for a prefix length over 128
 Result<std::vector<uint16_t>> as_oro(const Option& o);
 Result<Bytes> as_relay_msg(const Option& o);
 Result<StatusCode> as_status_code(const Option& o);

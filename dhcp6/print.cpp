@@ -140,17 +140,41 @@ std::string option_value(const Option& o, bool* nested) {
             if (nested) *nested = !ia->options.empty();
             return "iaid " + std::to_string(ia->iaid) + " t1 " + std::to_string(ia->t1) + " t2 " + std::to_string(ia->t2);
         }
+        case opt::kIaTa: {
+            auto ia = as_ia_ta(o);
+            if (!ia) return bad(ia.error());
+            if (nested) *nested = !ia->options.empty();
+            return "iaid " + std::to_string(ia->iaid);
+        }
         case opt::kIaAddr: {
             auto a = as_ia_addr(o);
             if (!a) return bad(a.error());
             if (nested) *nested = !a->options.empty();
             return a->addr.str() + " pref " + std::to_string(a->preferred) + " valid " + std::to_string(a->valid);
         }
+        case opt::kIaPd: {
+            auto ia = as_ia_pd(o);
+            if (!ia) return bad(ia.error());
+            if (nested) *nested = !ia->options.empty();
+            return "iaid " + std::to_string(ia->iaid) + " t1 " + std::to_string(ia->t1) + " t2 " + std::to_string(ia->t2);
+        }
+        case opt::kIaPrefix: {
+            auto p = as_ia_prefix(o);
+            if (!p) return bad(p.error());
+            if (nested) *nested = !p->options.empty();
+            std::string s = p->prefix.str();
+            s += '/';
+            s += std::to_string(p->prefix_len);
+            return s + " pref " + std::to_string(p->preferred) + " valid " + std::to_string(p->valid);
+        }
         case opt::kOro: {
             auto oro = as_oro(o);
             if (!oro) return bad(oro.error());
             std::string s = "[";
-            for (size_t i = 0; i < oro->size(); ++i) s += (i ? "," : "") + std::to_string((*oro)[i]);
+            for (size_t i = 0; i < oro->size(); ++i) {
+                if (i) s += ',';
+                s += std::to_string((*oro)[i]);
+            }
             return s + "]";
         }
         case opt::kElapsedTime:
@@ -237,6 +261,12 @@ void append_option_line(std::string& out, const Option& o, int indent, const Mes
         if (auto ia = as_ia_na(o)) sub = std::move(ia->options);
     } else if (o.code == opt::kIaAddr) {
         if (auto a = as_ia_addr(o)) sub = std::move(a->options);
+    } else if (o.code == opt::kIaTa) {
+        if (auto ia = as_ia_ta(o)) sub = std::move(ia->options);
+    } else if (o.code == opt::kIaPd) {
+        if (auto ia = as_ia_pd(o)) sub = std::move(ia->options);
+    } else if (o.code == opt::kIaPrefix) {
+        if (auto p = as_ia_prefix(o)) sub = std::move(p->options);
     }
     if (!sub.empty() && nesting >= kMaxTreeNesting) {
         out.append(size_t(indent + 2), ' ');

@@ -490,6 +490,77 @@ TEST(Dhcp6Views, IaAddr) {
     expect_err(as_ia_addr(OneOpt(5, cat({ia_addr_body(), hexb("00")}), 10).o), Errc::kOptionHeaderTruncated, 38);
 }
 
+// RFC 8415 §21.5 (IA_TA: IAID, options), §21.21 (IA_PD: IAID, T1, T2, options), §21.22
+// (IAPREFIX: preferred, valid, prefix-length, prefix, options).
+TEST(Dhcp6Views, IaTaIaPdIaPrefix) {
+    auto ta = as_ia_ta(OneOpt(4, cat({hexb("0000000a"), mkopt(5, ia_addr_body())}), 20).o);
+    ASSERT_TRUE(ta.ok()) << ta.error().str();
+    EXPECT_EQ(ta->iaid, 10u);
+    ASSERT_EQ(codes(ta->options), (std::vector<uint16_t>{5}));
+    EXPECT_EQ(ta->options[0].offset, 28u);
+    expect_err(as_ia_ta(OneOpt(4, hexb("000000"), 20).o), Errc::kBadOptionLength, 20);
+
+    // 2001:db8:100::/56, preferred 3600, valid 7200, with a status code inside.
+    ByteVec prefix = cat({hexb("00000e10 00001c20 38 20010db8 01000000 00000000 00000000"),
+                          mkopt(13, cat({hexb("0000"), str_bytes("ok")}))});
+    ByteVec pd = cat({hexb("00000007 00000708 00000b40"), mkopt(26, prefix)});
+    auto ia = as_ia_pd(OneOpt(25, pd, 20).o);
+    ASSERT_TRUE(ia.ok()) << ia.error().str();
+    EXPECT_EQ(ia->iaid, 7u);
+    EXPECT_EQ(ia->t1, 1800u);
+    EXPECT_EQ(ia->t2, 2880u);
+    ASSERT_EQ(codes(ia->options), (std::vector<uint16_t>{26}));
+    EXPECT_EQ(ia->options[0].offset, 36u);
+    auto p = as_ia_prefix(ia->options[0]);
+    ASSERT_TRUE(p.ok()) << p.error().str();
+    EXPECT_EQ(p->preferred, 3600u);
+    EXPECT_EQ(p->valid, 7200u);
+    EXPECT_EQ(p->prefix_len, 56);
+    EXPECT_EQ(p->prefix.str(), "2001:db8:100::");
+    ASSERT_EQ(codes(p->options), (std::vector<uint16_t>{13}));
+    EXPECT_EQ(p->options[0].offset, 36u + 4 + 25);
+
+    expect_err(as_ia_pd(OneOpt(25, hexb("00000007 00000708 000b"), 20).o), Errc::kBadOptionLength, 20);
+    ByteVec short_prefix(prefix.begin(), prefix.begin() + 24);
+    expect_err(as_ia_prefix(OneOpt(26, short_prefix, 8).o), Errc::kBadOptionLength, 8);
+    ByteVec long_len = prefix;
+    long_len[8] = 129;
+    expect_err(as_ia_prefix(OneOpt(26, long_len, 8).o), Errc::kBadOptionValue, 8);
+    // A sub-option running past the end of the IAPREFIX (sub-options start at 8 + 4 + 25).
+    expect_err(as_ia_prefix(OneOpt(26, cat({ByteVec(prefix.begin(), prefix.begin() + 25), hexb("000d 0009 00")}), 8).o),
+               Errc::kOptionPastEnd, 37);
+}
+
+TEST(Dhcp6Print, TreeShowsInsideIaPdAndIaTa) {
+    // A Reply with an IA_PD holding two IAPREFIXes (one with a status code) and an IA_TA holding
+    // an IA Address, the way IA_NA and its IA Addresses are shown.
+    ByteVec status = mkopt(13, cat({hexb("0000"), str_bytes("ok")}));
+    ByteVec p1 = mkopt(26, cat({hexb("00000e10 00001c20 38 20010db8 01000000 00000000 00000000"), status}));
+    ByteVec p2 = mkopt(26, hexb("00000000 00000000 40 20010db8 02000000 00000000 00000000"));
+    ByteVec buf = cat({hexb("07 abcdef"), mkopt(25, cat({hexb("00000007 00000708 00000b40"), p1, p2})),
+                       mkopt(4, cat({hexb("0000000a"), mkopt(5, ia_addr_body())}))});
+    auto m = decode(buf);
+    ASSERT_TRUE(m.ok()) << m.error().str();
+    std::string t;
+    append_tree(t, *m, 0);
+    EXPECT_EQ(t,
+              "REPLY xid 0xabcdef\n"
+              "  IA_PD (25) len 78 iaid 7 t1 1800 t2 2880\n"
+              "    IAPREFIX (26) len 33 2001:db8:100::/56 pref 3600 valid 7200\n"
+              "      STATUS_CODE (13) len 4 0 \"ok\"\n"
+              "    IAPREFIX (26) len 25 2001:db8:200::/64 pref 0 valid 0\n"
+              "  IA_TA (4) len 32 iaid 10\n"
+              "    IAADDR (5) len 24 2001:db8::10 pref 3600 valid 7200\n");
+    // A malformed IAPREFIX is shown as such, inside its IA_PD.
+    ByteVec bad = cat({hexb("07 abcdef"), mkopt(25, cat({hexb("00000007 00000708 00000b40"),
+                                                         mkopt(26, hexb("00000e10 00001c20 81 20010db8 01000000 00000000 00000000"))}))});
+    auto mb = decode(bad);
+    ASSERT_TRUE(mb.ok());
+    t.clear();
+    append_tree(t, *mb, 0);
+    EXPECT_NE(t.find("    IAPREFIX (26) len 25 [malformed: bad option value at offset 20]\n"), std::string::npos) << t;
+}
+
 TEST(Dhcp6Views, Oro) {
     OneOpt e_opt(6, {});
     auto e = as_oro(e_opt.o);
