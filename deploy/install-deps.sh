@@ -8,6 +8,9 @@ PKGS=(
   build-essential cmake ninja-build pkg-config
   libpcap-dev libnet1-dev libboost-program-options-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libnftables-dev libmnl-dev libcap-ng-dev
+  libsystemd-dev libmicrohttpd-dev
+  # packaging, man pages, unit checks
+  debhelper dpkg-dev fakeroot lintian scdoc bash-completion systemd
   # fuzzing (clang's libFuzzer and sanitizer runtimes)
   clang libclang-rt-14-dev
   # tests and tools: independent decoders, packet crafting, namespaces, filters
