@@ -6,8 +6,11 @@
 #include <net/if.h>
 #include <pcap/pcap.h>
 
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,7 +29,6 @@ namespace {
 // DLT_ values and translate when reading or writing a file. The two agree for every link type we
 // use except raw IP: LINKTYPE_RAW is 101 but DLT_RAW is 12 (14 on some BSDs).
 int dlt_to_linktype(int dlt) { return dlt == DLT_RAW ? frame::kLinkRaw : dlt; }
-int linktype_to_dlt(int linktype) { return linktype == frame::kLinkRaw ? DLT_RAW : linktype; }
 
 class PcapSource final : public PacketSource {
 public:
@@ -158,27 +160,151 @@ std::unique_ptr<PacketSource> open_file(const std::string& path, std::string& er
 
 namespace {
 
+// A classic pcap file written with our own checked writes: libpcap's pcap_dump() reports no
+// error, so a full disk would go unnoticed (https://www.tcpdump.org/manpages/pcap-savefile.5.html).
 class PcapWriter final : public PacketSink {
 public:
-    PcapWriter(pcap_t* dead, pcap_dumper_t* d) : dead_(dead), d_(d) {}
+    static constexpr uint32_t kMagicNano = 0xa1b23c4d, kMagicMicro = 0xa1b2c3d4;
+    static constexpr size_t kBufferBytes = 64 << 10;
+
+    PcapWriter(std::string path, int linktype, bool buffered)
+        : path_(std::move(path)), linktype_(uint32_t(linktype)), buffered_(buffered) {}
     ~PcapWriter() override {
-        pcap_dump_close(d_);
-        pcap_close(dead_);
+        flush();
+        if (fd_ >= 0) ::close(fd_);
     }
-    bool write(const Timestamp& ts, Bytes frame) override {
-        struct pcap_pkthdr h {};
-        h.ts.tv_sec = ts.sec;
-        h.ts.tv_usec = ts.nsec;  // nanoseconds: the file is opened with nanosecond precision
-        h.caplen = h.len = uint32_t(frame.size());
-        pcap_dump(reinterpret_cast<u_char*>(d_), &h, frame.data());
+
+    // Opens path_: truncated (append false) or appended to when it holds a pcap of our link type.
+    bool open(bool append, std::string& err) {
+        int flags = O_CLOEXEC | O_CREAT | (append ? O_RDWR | O_APPEND : O_WRONLY | O_TRUNC);
+        int fd = ::open(path_.c_str(), flags, 0600);
+        if (fd < 0) {
+            err = path_ + ": " + std::strerror(errno);
+            return false;
+        }
+        bool nano = true;
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) {
+            err = path_ + ": " + std::strerror(errno);
+            ::close(fd);
+            return false;
+        }
+        if (append && st.st_size > 0) {
+            uint32_t h[6] = {};
+            if (st.st_size < off_t(sizeof h) || ::pread(fd, h, sizeof h, 0) != ssize_t(sizeof h) ||
+                (h[0] != kMagicNano && h[0] != kMagicMicro)) {
+                err = path_ + ": not a pcap file written on this host: not appending to it";
+                ::close(fd);
+                return false;
+            }
+            if (h[5] != linktype_) {
+                err = path_ + ": holds link type " + std::to_string(h[5]) + ", not " + std::to_string(linktype_) +
+                      ": not appending to it";
+                ::close(fd);
+                return false;
+            }
+            nano = h[0] == kMagicNano;
+        } else {
+            // Version 2.4, no time zone offset, snapshot length 262144 (libpcap's maximum).
+            const uint32_t h[6] = {kMagicNano, 2u | 4u << 16, 0, 0, 262144, linktype_};
+            std::string why;
+            if (!write_all(fd, h, sizeof h, why)) {
+                err = path_ + ": " + why;
+                ::close(fd);
+                return false;
+            }
+        }
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
+        nano_ = nano;
         return true;
     }
-    std::string error() const override { return {}; }
-    void flush() override { pcap_dump_flush(d_); }
+
+    bool write(const Timestamp& ts, Bytes frame) override {
+        const uint32_t h[4] = {uint32_t(ts.sec), nano_ ? ts.nsec : ts.nsec / 1000, uint32_t(frame.size()),
+                               uint32_t(frame.size())};
+        if (buffered_) {
+            if (buf_.size() + sizeof h + frame.size() > kBufferBytes && !flush()) return false;
+            const auto* hb = reinterpret_cast<const uint8_t*>(h);
+            buf_.insert(buf_.end(), hb, hb + sizeof h);
+            buf_.insert(buf_.end(), frame.begin(), frame.end());
+            return true;
+        }
+        iovec iov[2] = {{const_cast<uint32_t*>(h), sizeof h}, {const_cast<uint8_t*>(frame.data()), frame.size()}};
+        return put(iov, 2);
+    }
+    std::string error() const override { return err_; }
+    bool flush() override {
+        if (buf_.empty()) return true;
+        iovec iov{buf_.data(), buf_.size()};
+        bool ok = put(&iov, 1);
+        buf_.clear();
+        return ok;
+    }
+    bool reopen(std::string& err) override {
+        flush();
+        return open(true, err);
+    }
 
 private:
-    pcap_t* dead_;
-    pcap_dumper_t* d_;
+    static bool write_all(int fd, const void* p, size_t n, std::string& why) {
+        const auto* b = static_cast<const uint8_t*>(p);
+        while (n) {
+            ssize_t w = ::write(fd, b, n);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                why = w < 0 ? std::strerror(errno) : "short write";
+                return false;
+            }
+            b += w;
+            n -= size_t(w);
+        }
+        return true;
+    }
+
+    // Writes whole records; on failure removes the part that was written, so the file ends on a
+    // record boundary and stays readable.
+    bool put(iovec* iov, int n) {
+        if (fd_ < 0) {
+            err_ = path_ + ": not open";
+            return false;
+        }
+        size_t want = 0, done = 0;
+        for (int i = 0; i < n; ++i) want += iov[i].iov_len;
+        while (done < want) {
+            ssize_t w = ::writev(fd_, iov, n);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                err_ = path_ + ": " + (w < 0 ? std::strerror(errno) : "short write");
+                struct stat st {};
+                if (done && ::fstat(fd_, &st) == 0 && st.st_size >= off_t(done)) {
+                    if (::ftruncate(fd_, st.st_size - off_t(done)) != 0) err_ += " (and a record is cut short)";
+                }
+                return false;
+            }
+            done += size_t(w);
+            // Skip what was written.
+            size_t left = size_t(w);
+            while (n && left >= iov->iov_len) {
+                left -= iov->iov_len;
+                ++iov;
+                --n;
+            }
+            if (n) {
+                iov->iov_base = static_cast<uint8_t*>(iov->iov_base) + left;
+                iov->iov_len -= left;
+            }
+        }
+        return true;
+    }
+
+    std::string path_;
+    uint32_t linktype_;
+    bool buffered_;
+    bool nano_ = true;
+    int fd_ = -1;
+    std::vector<uint8_t> buf_;
+    std::string err_;
 };
 
 class Injector final : public PacketSink {
@@ -202,19 +328,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<PacketSink> open_pcap_writer(const std::string& path, int linktype, std::string& err) {
-    pcap_t* dead = pcap_open_dead_with_tstamp_precision(linktype_to_dlt(linktype), 65535, PCAP_TSTAMP_PRECISION_NANO);
-    if (!dead) {
-        err = path + ": cannot create pcap writer";
-        return nullptr;
-    }
-    pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
-    if (!d) {
-        err = path + ": " + pcap_geterr(dead);
-        pcap_close(dead);
-        return nullptr;
-    }
-    return std::make_unique<PcapWriter>(dead, d);
+std::unique_ptr<PacketSink> open_pcap_writer(const std::string& path, int linktype, std::string& err, bool buffered) {
+    auto w = std::make_unique<PcapWriter>(path, linktype, buffered);
+    if (!w->open(false, err)) return nullptr;
+    return w;
 }
 
 std::unique_ptr<PacketSink> open_injector(const std::string& iface, std::string& err) {

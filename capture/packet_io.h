@@ -83,11 +83,25 @@ public:
     // Writes one frame; returns false and keeps the reason in error() on failure.
     virtual bool write(const Timestamp& ts, regrelay::Bytes frame) = 0;
     virtual std::string error() const = 0;
-    virtual void flush() {}
+    // Pushes buffered frames out; false (reason in error()) when that fails.
+    virtual bool flush() { return true; }
+    // Log rotation: closes and reopens the destination (a pcap file: the same path, appended to
+    // when it already holds a pcap of the same link type, else created). True when there is
+    // nothing to reopen.
+    virtual bool reopen(std::string& err) {
+        (void)err;
+        return true;
+    }
 };
 
-// Writes frames to a classic pcap file with nanosecond timestamps.
-std::unique_ptr<PacketSink> open_pcap_writer(const std::string& path, int linktype, std::string& err);
+// Writes frames to a classic pcap file with nanosecond timestamps. A new file is created mode 0600
+// (it holds MACs and DUIDs); an existing one is truncated. Every write() reaches the file at once
+// (one write(2) per frame, no buffer), so a full disk or I/O error fails that frame's write()
+// with the errno text, and a frame cut short is removed again (the file stays readable). With
+// `buffered` (replay's output, benchmarks) frames are gathered into 64 KiB writes: faster, but
+// a failure is reported by the write() or flush() that pushes the buffer, for all of it.
+std::unique_ptr<PacketSink> open_pcap_writer(const std::string& path, int linktype, std::string& err,
+                                             bool buffered = false);
 // Injects whole frames on an interface through libnet (link layer, advanced mode).
 std::unique_ptr<PacketSink> open_injector(const std::string& iface, std::string& err);
 

@@ -11,7 +11,7 @@ int run_replay(const Config& cfg_in, const std::string& in, const std::string& o
                std::string* counters) {
     auto src = capture::open_file(in, err);
     if (!src) return 2;
-    auto sink = capture::open_pcap_writer(out, frame::kLinkLinuxSll2, err);
+    auto sink = capture::open_pcap_writer(out, frame::kLinkLinuxSll2, err, /*buffered=*/true);
     if (!sink) return 2;
     Engine engine(cfg_in);
     const Config& cfg = engine.config();
@@ -53,10 +53,11 @@ int run_replay(const Config& cfg_in, const std::string& in, const std::string& o
         st.sent += a.sends.size();
         rec.sent(p.ts, a);
     }
-    sink->flush();
+    const bool flushed = sink->flush();
     if (counters) *counters = engine.counters_report();
-    if (rec.errors()) {
-        err = out + ": " + std::to_string(rec.errors()) + " frames could not be written";
+    if (rec.errors() || !flushed) {
+        err = rec.errors() ? out + ": " + std::to_string(rec.errors()) + " frames could not be written: " + sink->error()
+                           : sink->error();
         return 1;
     }
     return 0;

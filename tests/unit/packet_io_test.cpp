@@ -2,6 +2,9 @@
 // back, and the failure paths of files, live capture and injection.
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -219,6 +222,131 @@ TEST_F(PacketIoTest, WriterToBadPathFails) {
     auto w = open_pcap_writer(path("no/such/dir/out.pcap"), frame::kLinkEthernet, err);
     EXPECT_EQ(w, nullptr);
     EXPECT_FALSE(err.empty());
+}
+
+// --write files hold MACs and DUIDs: created for the owner only, whatever the umask allows.
+TEST_F(PacketIoTest, WriterCreatesFileMode0600) {
+    for (bool buffered : {false, true}) {
+        std::string p = path(buffered ? "mode-b.pcap" : "mode.pcap");
+        std::string err;
+        auto w = open_pcap_writer(p, frame::kLinkEthernet, err, buffered);
+        ASSERT_NE(w, nullptr) << err;
+        struct stat st {};
+        ASSERT_EQ(::stat(p.c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 07777, 0600u) << std::oct << (st.st_mode & 07777);
+    }
+}
+
+// A full disk is reported, not swallowed: /dev/full fails with ENOSPC.
+TEST_F(PacketIoTest, WriterToDevFullFails) {
+    for (bool buffered : {false, true}) {
+        SCOPED_TRACE(buffered);
+        std::string err;
+        auto w = open_pcap_writer("/dev/full", frame::kLinkEthernet, err, buffered);
+        if (w) {
+            // Had the header been accepted, frames must fail by the flush at the latest.
+            bool ok = true;
+            for (int i = 0; i < 10 && ok; ++i) ok = w->write({1, 2}, ByteVec(100, 0x11));
+            if (ok) ok = w->flush();
+            EXPECT_FALSE(ok);
+            err = w->error();
+        }
+        EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
+    }
+}
+
+// A write that fails part-way (here: the file size limit, EFBIG) fails that write() with the
+// reason, and the file still ends on a record boundary: everything before it reads back.
+TEST_F(PacketIoTest, WriterReportsFailedWriteAndKeepsFileReadable) {
+    std::string p = path("limit.pcap");
+    std::string err;
+    auto w = open_pcap_writer(p, frame::kLinkEthernet, err);
+    ASSERT_NE(w, nullptr) << err;
+    struct rlimit old {};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+    auto old_handler = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim = old;
+    lim.rlim_cur = 1000;  // header 24, then 16 + 100 per record: the 9th record crosses it
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int written = 0;
+    bool failed = false;
+    for (int i = 0; i < 20 && !failed; ++i) {
+        if (w->write({i, 0}, ByteVec(100, uint8_t(i)))) ++written;
+        else failed = true;
+    }
+    std::string why = w->error();
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, old_handler);
+    ASSERT_TRUE(failed);
+    EXPECT_EQ(written, 8);
+    EXPECT_NE(why.find("File too large"), std::string::npos) << why;
+    w.reset();
+    EXPECT_EQ(fs::file_size(p), 24u + 8 * 116);
+    auto src = open_file(p, err);
+    ASSERT_NE(src, nullptr) << err;
+    Packet pkt;
+    for (int i = 0; i < 8; ++i) {
+        ASSERT_EQ(src->next(pkt), ReadStatus::kPacket) << i << ": " << src->error();
+        EXPECT_EQ(pkt.ts.sec, i);
+    }
+    EXPECT_EQ(src->next(pkt), ReadStatus::kEnd) << src->error();
+}
+
+// Log rotation: reopen() appends to a pcap of the same link type at the path, creates a new file
+// when the old one was moved away, and refuses (keeping the open file) a file it cannot extend.
+TEST_F(PacketIoTest, WriterReopenAppendsOrCreates) {
+    for (bool buffered : {false, true}) {
+        SCOPED_TRACE(buffered);
+        std::string p = path(buffered ? "rot-b.pcap" : "rot.pcap"), err;
+        auto recs = sample_records();
+        auto w = open_pcap_writer(p, frame::kLinkLinuxSll2, err, buffered);
+        ASSERT_NE(w, nullptr) << err;
+        ASSERT_TRUE(w->write(recs[0].ts, recs[0].data));
+        ASSERT_TRUE(w->write(recs[1].ts, recs[1].data));
+        ASSERT_TRUE(w->reopen(err)) << err;
+        ASSERT_TRUE(w->write(recs[2].ts, recs[2].data));
+        ASSERT_TRUE(w->flush());
+        read_back_and_compare(p, {recs[0], recs[1], recs[2]}, frame::kLinkLinuxSll2);
+
+        // Rotated away (logrotate's rename): the reopened writer starts a new file, mode 0600.
+        ASSERT_EQ(::rename(p.c_str(), (p + ".1").c_str()), 0);
+        ASSERT_TRUE(w->reopen(err)) << err;
+        ASSERT_TRUE(w->write(recs[3].ts, recs[3].data));
+        ASSERT_TRUE(w->flush());
+        read_back_and_compare(p, {recs[3]}, frame::kLinkLinuxSll2);
+        read_back_and_compare(p + ".1", {recs[0], recs[1], recs[2]}, frame::kLinkLinuxSll2);
+        struct stat st {};
+        ASSERT_EQ(::stat(p.c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+        // Replaced by something else: not appended to, and writing goes on to the open file.
+        ASSERT_EQ(::rename(p.c_str(), (p + ".2").c_str()), 0);
+        write_file(p, {recs[4]}, frame::kLinkEthernet);
+        EXPECT_FALSE(w->reopen(err));
+        EXPECT_NE(err.find("link type 1"), std::string::npos) << err;
+        ASSERT_TRUE(w->write(recs[4].ts, recs[4].data));
+        ASSERT_TRUE(w->flush());
+        read_back_and_compare(p + ".2", {recs[3], recs[4]}, frame::kLinkLinuxSll2);
+        read_back_and_compare(p, {recs[4]}, frame::kLinkEthernet);
+    }
+}
+
+// Buffered and unbuffered writers give the same file.
+TEST_F(PacketIoTest, BufferedWriterSameBytes) {
+    auto recs = sample_records();
+    for (int i = 0; i < 200; ++i) recs.push_back({{i, uint32_t(i)}, ByteVec(700, uint8_t(i))});  // > 64 KiB
+    std::string err;
+    for (bool buffered : {false, true}) {
+        auto w = open_pcap_writer(path(buffered ? "b.pcap" : "u.pcap"), frame::kLinkEthernet, err, buffered);
+        ASSERT_NE(w, nullptr) << err;
+        for (const auto& r : recs) ASSERT_TRUE(w->write(r.ts, r.data)) << w->error();
+        ASSERT_TRUE(w->flush()) << w->error();
+    }
+    std::ifstream a(path("u.pcap"), std::ios::binary), b(path("b.pcap"), std::ios::binary);
+    std::string sa((std::istreambuf_iterator<char>(a)), {}), sb((std::istreambuf_iterator<char>(b)), {});
+    EXPECT_EQ(sa.size(), 24 + 16 * recs.size() + 22 + 1 + 1500 + 1 + 64 + 200 * 700);
+    EXPECT_TRUE(sa == sb);
+    read_back_and_compare(path("b.pcap"), recs, frame::kLinkEthernet);
 }
 
 TEST(PacketIoLive, OpenLiveNoSuchInterface) {
