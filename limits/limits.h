@@ -1,0 +1,214 @@
+// Flood limits (RFC 9686 §6: a host may send huge numbers of registrations to overwhelm the
+// server and fill its logs), shared by the relay and snoop engines. Pure: no clocks, no I/O;
+// time comes in as monotonic nanoseconds. Nothing here allocates after construction.
+//
+//   TokenBucket    rate and burst; 0 disables it
+//   MacTable       per-(port, MAC) token buckets in a FIXED set-associative table: memory is the
+//                  table's whatever the number of MACs seen; entries age out when their bucket
+//                  is full again and are replaced least-recently-used when their set is full
+//   TopTalkers     Space-Saving summary (Metwally et al. 2005) of the k heaviest keys
+//   FloodGuard     both engines' use of them: per-MAC then per-port admission on the client
+//                  side, a per-port budget for info log lines, and one summary line per port per
+//                  interval naming the counts and the top offending MACs
+//
+// This is rate state only: it never decides where anything is forwarded, it is never created or
+// changed by a reply (RFC 9686 §4.3: the engines call it on the client side only), and losing
+// an entry only gives that MAC a full bucket again.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace regrelay::limits {
+
+inline constexpr uint64_t kNsPerSec = 1'000'000'000;
+
+// A rate in messages per second with a burst (bucket depth). per_second == 0: unlimited.
+struct Rate {
+    uint32_t per_second = 0;
+    uint32_t burst = 0;  // 0 with a non-zero rate means "the rate" (one second of traffic)
+
+    bool enabled() const { return per_second != 0; }
+    uint32_t depth() const { return burst ? burst : per_second; }
+    // Nanoseconds for an empty bucket to fill up again.
+    uint64_t refill_ns() const;
+};
+
+// "RATE" or "RATE/BURST" (decimal; RATE 0 turns the limit off; without BURST the bucket holds
+// one second of RATE). Limits: RATE <= 10,000,000, 1 <= BURST <= 100,000,000. nullopt if invalid.
+std::optional<Rate> parse_rate(std::string_view text);
+
+// A token bucket. Tokens are kept in units of 1e-9 token so that integer arithmetic on
+// nanoseconds is exact; the bucket starts full.
+class TokenBucket {
+public:
+    TokenBucket() = default;
+    explicit TokenBucket(Rate r) : rate_(r), credit_(full()) {}
+
+    // One token at time now_ns: true if taken. Time that goes backwards counts as no time.
+    bool take(uint64_t now_ns);
+    // Whole tokens available at now_ns (without taking any).
+    uint64_t available(uint64_t now_ns) const;
+    const Rate& rate() const { return rate_; }
+
+    // The state of one bucket without its rate, for tables of many buckets with one rate.
+    struct State {
+        uint64_t credit = 0;  // 1e-9 tokens
+        uint64_t last_ns = 0;
+    };
+    static bool take(const Rate& r, State& s, uint64_t now_ns);
+    static State full_state(const Rate& r, uint64_t now_ns) { return {uint64_t(r.depth()) * kNsPerSec, now_ns}; }
+
+private:
+    uint64_t full() const { return uint64_t(rate_.depth()) * kNsPerSec; }
+    Rate rate_;
+    uint64_t credit_ = 0;
+    uint64_t last_ns_ = 0;
+};
+
+// A 64-bit key for a MAC on a port: the 48-bit MAC, the port index (at most 0xfffe) above it.
+// Never ~0, which MacTable keeps for itself.
+inline uint64_t mac_key(uint32_t port, const std::array<uint8_t, 6>& mac) {
+    uint64_t k = 0;
+    for (uint8_t b : mac) k = k << 8 | b;
+    return uint64_t(port < 0xfffe ? port : 0xfffe) << 48 | k;
+}
+
+// Per-key token buckets in a fixed table: `slots` entries (rounded up to a multiple of kWays),
+// kWays per set, the set chosen by a seeded hash of the key (an attacker who does not know the
+// seed cannot aim MACs at one set). A key not in its set takes a free or aged-out way, else the
+// least recently used one (counted as an eviction); a new entry starts with a full bucket.
+class MacTable {
+public:
+    static constexpr size_t kWays = 4;
+
+    MacTable(Rate r, size_t slots, uint64_t seed);
+
+    // One message from `key` at now_ns: true if within its rate. Always true when disabled.
+    bool admit(uint64_t key, uint64_t now_ns);
+
+    size_t capacity() const { return entries_.size(); }
+    // Entries still holding state at now_ns (not aged out): for tests and reports.
+    size_t occupied(uint64_t now_ns) const;
+    uint64_t evictions() const { return evictions_; }
+    const Rate& rate() const { return rate_; }
+    // The entries' storage, allocated once by the constructor (tests check it never moves).
+    const void* storage() const { return entries_.data(); }
+
+private:
+    struct Entry {
+        uint64_t key = kFree;
+        TokenBucket::State bucket;
+    };
+    static constexpr uint64_t kFree = ~uint64_t(0);  // no mac_key() is ~0
+    bool aged(const Entry& e, uint64_t now_ns) const;
+    size_t set_of(uint64_t key) const;
+
+    Rate rate_;
+    uint64_t seed_;
+    uint64_t idle_ns_;  // an entry untouched this long has a full bucket: as good as absent
+    std::vector<Entry> entries_;  // sized once in the constructor
+    uint64_t evictions_ = 0;
+};
+
+// The k heaviest keys of a stream with at most k counters (Space-Saving): every key whose true
+// count exceeds total/k is in the summary; count - error <= true count <= count.
+template <size_t K>
+class TopTalkers {
+public:
+    struct Item {
+        uint64_t key = 0;
+        uint64_t count = 0;  // 0: unused
+        uint64_t error = 0;  // overestimation bound
+    };
+
+    void add(uint64_t key) {
+        Item* min = &items_[0];
+        for (Item& it : items_) {
+            if (it.count && it.key == key) {
+                ++it.count;
+                return;
+            }
+            if (it.count < min->count) min = &it;
+        }
+        // Not present: a free slot (count 0 is the minimum), else replace the minimum.
+        min->error = min->count;
+        min->key = key;
+        ++min->count;
+    }
+    // The used items, heaviest first.
+    std::vector<Item> top() const;
+    void clear() { items_ = {}; }
+
+private:
+    std::array<Item, K> items_{};
+};
+
+template <size_t K>
+std::vector<typename TopTalkers<K>::Item> TopTalkers<K>::top() const {
+    std::vector<Item> v;
+    for (const Item& it : items_)
+        if (it.count) v.push_back(it);
+    for (size_t i = 1; i < v.size(); ++i)  // insertion sort: K is small
+        for (size_t j = i; j > 0 && v[j].count > v[j - 1].count; --j) std::swap(v[j], v[j - 1]);
+    return v;
+}
+
+// The configuration both engines take (Config::limits).
+struct Config {
+    // Defaults far above any legitimate host or link (docs/relay.md, "Flood limits"): a DHCPv6
+    // client sends a few messages per exchange and retransmits after about 1 s (RFC 8415 §15),
+    // a host registers each address again only well before its lifetime ends (RFC 9686 §4.1).
+    Rate per_mac{20, 100};       // per client MAC on a port
+    Rate per_port{10000, 20000}; // per client port, every message (Relay-forwards included)
+    Rate log_lines{100, 1000};   // info lines (ADDR-REG-INFORM trail) per port
+    size_t mac_table_size = 4096;  // per-MAC table entries, all ports together (24 bytes each)
+    uint64_t seed = 0;             // hash seed of the per-MAC table (random in live mode)
+    uint64_t report_interval_ns = 10 * kNsPerSec;  // at most one summary line per port per interval
+};
+
+enum class Verdict : uint8_t { kPass, kPortLimit, kMacLimit };
+
+// Admission and log budget per port, and the interval summaries.
+class FloodGuard {
+public:
+    FloodGuard(const Config& cfg, size_t ports);
+
+    // One client-side message on `port` at now_ns from the frame's source `mac` (nullopt when
+    // the frame has none). `per_mac`: whether the per-MAC limit applies (not to a Relay-forward
+    // from a downstream relay, whose MAC is the relay's: per-port limit only); the MAC still
+    // names the sender in the summary. Per-MAC first, so a single flooding host does not spend
+    // the port's tokens; then per-port.
+    Verdict admit(size_t port, std::optional<std::array<uint8_t, 6>> mac, bool per_mac, uint64_t now_ns);
+    // May an info line be logged for `port` now? A refused one is counted as suppressed.
+    bool log_line(size_t port, uint64_t now_ns);
+
+    // The summary lines due at now_ns: one per port whose interval has ended and that dropped
+    // or suppressed anything in it, naming the counts and the top offending MACs. `flush`
+    // ends every interval now (at exit). `names[i]` names port i.
+    std::vector<std::string> report(uint64_t now_ns, const std::vector<std::string>& names, bool flush = false);
+
+    const MacTable& mac_table() const { return macs_; }
+    // "flood limits: per-MAC table N entries, E evictions" for the counters report, or nothing
+    // when no entry in use was ever evicted.
+    std::string table_report() const;
+
+private:
+    struct Port {
+        TokenBucket bucket;
+        TokenBucket log_budget;
+        TopTalkers<8> top;  // MACs of dropped messages this interval
+        uint64_t port_drops = 0, mac_drops = 0, suppressed = 0;
+        uint64_t interval_start = 0;
+    };
+    Config cfg_;
+    MacTable macs_;
+    std::vector<Port> ports_;
+};
+
+}  // namespace regrelay::limits
