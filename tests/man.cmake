@@ -8,3 +8,8 @@ add_test(NAME man_options
 add_test(NAME version_cli
          COMMAND /bin/bash ${CMAKE_SOURCE_DIR}/tests/version_test.sh $<TARGET_FILE:regrelay> ${CMAKE_SOURCE_DIR})
 set_tests_properties(man_options version_cli PROPERTIES TIMEOUT 60 LABELS cli)
+# bash_completion: deploy/bash-completion/regrelay sourced in bash; commands, options per
+# command, interfaces, files (tests/completion_test.sh).
+add_test(NAME bash_completion
+         COMMAND /bin/bash ${CMAKE_SOURCE_DIR}/tests/completion_test.sh $<TARGET_FILE:regrelay> ${CMAKE_SOURCE_DIR})
+set_tests_properties(bash_completion PROPERTIES TIMEOUT 60 LABELS cli)
