@@ -10,10 +10,11 @@ relayed Reply, a VLAN tag) and compares the plugin's fields, frame by frame, wit
 here from the pcap bytes (Ethernet, VLAN tags, IPv6 extension headers, UDP, DHCPv6 relay levels;
 standard library only, written from RFC 8415 / RFC 9686, not from the plugin or regrelay):
 
-  * for every message of type 36/37 at any relay depth (up to 32 levels): addrreg.msgtype,
+  * for every message of type 36/37 at any relay depth (up to 32 levels): the type's name in
+    the tree ("Message type: ADDR-REG-INFORM (36)") and the Info column, addrreg.msgtype,
     addrreg.xid, addrreg.relay_depth, the relay levels' hop counts and peer addresses, the option
-    codes in order, addrreg.ia_addr / preferred / valid, the client and server DUIDs, and the
-    message named in the Info column ("Message Type 36" gone);
+    codes in order, addrreg.ia_addr / preferred / valid, the client and server DUIDs
+    ("Message Type 36" gone from the Info column);
   * option 148 (addrreg.option148) and 148 in an Option Request (addrreg.oro148), with the type
     of the message carrying them, in any message;
   * frames without any of these have no addrreg field at all, and every frame's built-in dhcpv6
@@ -178,6 +179,15 @@ def expected_frame(payload, reg=True, enable=True):
         exp["addrreg.option148"] += [str(t) for t in opt148]
         exp["addrreg.oro148"] += [str(t) for t in oro148]
     return exp, [m[0] for m in msgs]
+
+
+def count_messages(payload, mtype):
+    """How many messages of type mtype the frame's DHCPv6 payload carries (any relay depth)."""
+    if payload is None:
+        return 0
+    msgs = []
+    messages(payload, 0, len(payload), [], msgs)
+    return sum(1 for m in msgs if m[0] == mtype)
 
 
 # ---- tshark --------------------------------------------------------------------------------
@@ -392,6 +402,14 @@ def run(plugin, pcaps_dir, tmp, without):
                     Failures.add(f"{name} frame {n}: Info column changed without an addrreg layer")
             if rows[n]["dhcpv6.msgtype"] != base_rows[n]["dhcpv6.msgtype"]:
                 Failures.add(f"{name} frame {n}: dhcpv6.msgtype changed")
+        # The tree names the types: "Message type: ADDR-REG-INFORM (36)" once per message.
+        want = {t: sum(count_messages(udp_payload(f), t) for f in frames) for t in REG_TYPES}
+        if any(want.values()):
+            text = tshark(with_plugin + ["-r", pcap, "-V", "-O", "addrreg"], home).stdout
+            for t in REG_TYPES:
+                got = text.count(f"Message type: {NAMES[t]} ({t})")
+                if got != want[t]:
+                    Failures.add(f"{name}: {got} tree items name type {t}, expected {want[t]}")
         if name == "solicit.pcap" and (rows[1]["dhcpv6.msgtype"] != ["1"] or
                                        any(rows[1][f] for f in ADDRREG_FIELDS)):
             Failures.add("solicit.pcap: not a plain Solicit (dhcpv6.msgtype 1, no addrreg)")
