@@ -205,8 +205,9 @@ public:
             }
             nano = h[0] == kMagicNano;
         } else {
-            // Version 2.4, no time zone offset, snapshot length 262144 (libpcap's maximum).
-            const uint32_t h[6] = {kMagicNano, 2u | 4u << 16, 0, 0, 262144, linktype_};
+            // Version 2.4, no time zone offset, snapshot length 65535 (as libpcap's dumper wrote it;
+            // readers accept records up to 262144 bytes whatever this says).
+            const uint32_t h[6] = {kMagicNano, 2u | 4u << 16, 0, 0, 65535, linktype_};
             std::string why;
             if (!write_all(fd, h, sizeof h, why)) {
                 err = path_ + ": " + why;
