@@ -17,6 +17,7 @@ struct Stats {
     uint64_t dhcp6 = 0;      // DHCPv6 packets printed (malformed ones included)
     uint64_t malformed = 0;  // DHCPv6 payloads or frames printed as malformed
     uint64_t skipped = 0;    // frames that are not DHCPv6 (other protocols or ports)
+    uint64_t truncated = 0;  // DHCPv6 packets cut by the capture's snap length (printed "[|truncated]")
 };
 
 // Renders one captured frame. Returns false (and appends nothing) if it is not DHCPv6.

@@ -105,9 +105,11 @@ int decode_main(int argc, char** argv) {
     }
     g_live = nullptr;
     std::fflush(stdout);
-    std::fprintf(stderr, "%llu frames, %llu DHCPv6 (%llu malformed), %llu other\n",
+    // ", N truncated" only when a snap length cut packets short.
+    std::string cut = st.truncated ? ", " + std::to_string(st.truncated) + " truncated" : std::string();
+    std::fprintf(stderr, "%llu frames, %llu DHCPv6 (%llu malformed%s), %llu other\n",
                  (unsigned long long)st.frames, (unsigned long long)st.dhcp6, (unsigned long long)st.malformed,
-                 (unsigned long long)st.skipped);
+                 cut.c_str(), (unsigned long long)st.skipped);
     return rc;
 }
 

@@ -91,11 +91,12 @@ void append_relay_brief(std::string& out, const RelayLevel& l) {
 
 }  // namespace
 
-void append_summary(std::string& out, const Message& m) {
-    for (const auto& l : m.relays) {
-        append_relay_brief(out, l);
-        out += " | ";
+void append_summary(std::string& out, const Message& m, bool with_inner) {
+    for (size_t i = 0; i < m.relays.size(); ++i) {
+        append_relay_brief(out, m.relays[i]);
+        if (with_inner || i + 1 < m.relays.size()) out += " | ";
     }
+    if (!with_inner) return;
     const ClientMessage& c = m.inner;
     out += msg_type_label(c.type);
     out += " xid " + xid_str(c.xid);

@@ -10,7 +10,8 @@ namespace regrelay::dhcp6 {
 // One line, tcpdump style: relay levels outermost first, then the inner message, e.g.
 // RELAY-FORW hop 0 link 2001:db8::1 peer fe80::1 ifid "eth0" lladdr 02:00:00:00:00:01 |
 // ADDR-REG-INFORM xid 0x00abcd addr 2001:db8::10 pref 3600 valid 7200 opts [1,5]
-void append_summary(std::string& out, const Message& m);
+// Without `with_inner` only the relay levels are shown (a capture cut before the inner message).
+void append_summary(std::string& out, const Message& m, bool with_inner = true);
 // The whole option tree, one option per line, indented by `indent` spaces.
 void append_tree(std::string& out, const Message& m, int indent);
 // A JSON object (no trailing newline) with the fields the cross-check compares.

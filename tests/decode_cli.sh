@@ -12,6 +12,7 @@
 #   malformed  malformed.pcap: "[malformed: <reason> at offset N]" lines, decoding goes on
 #   verbose    -v adds the option tree below each summary line; --json is one object a line
 #   skip       non-DHCPv6 frames are skipped and counted; -c N stops after N packets
+#   truncated  a capture with a short snap length: what is there is decoded, marked [|truncated]
 #   args       wrong arguments exit 2 with exactly one line on stderr and nothing on stdout
 set -u
 
@@ -181,6 +182,61 @@ group_skip() {
         fail "-c 3: exit $RC, $(lines "$TMP/out") lines"
 }
 
+# snap_copy IN OUT SNAPLEN: OUT is IN as a capture with that snap length would have it (each
+# record cut to SNAPLEN bytes, its original length kept), like `editcap -s SNAPLEN`.
+snap_copy() {
+    /usr/bin/python3 - "$@" <<'PY'
+import struct, sys
+src, dst, snap = sys.argv[1], sys.argv[2], int(sys.argv[3])
+b = open(src, "rb").read()
+out, off = bytearray(b[:24]), 24
+out[16:20] = struct.pack("<I", snap)
+while off < len(b):
+    s, u, cl, l = struct.unpack("<IIII", b[off:off + 16])
+    d = b[off + 16:off + 16 + cl]
+    off += 16 + cl
+    out += struct.pack("<IIII", s, u, min(cl, snap), l) + d[:snap]
+open(dst, "wb").write(out)
+PY
+}
+
+group_truncated() {
+    local f="$PCAPS/relay-forward-2.pcap"  # one 230-byte frame: two relay levels and an ADDR-REG-INFORM
+    snap_copy "$f" "$TMP/s200.pcap" 200
+    run "$TMP/s200.pcap"
+    [ $RC -eq 0 ] && pass "snap 200: exit 0" || fail "snap 200: exit $RC"
+    expect_line "$TMP/out" \
+        ' RELAY-FORW hop 1 link :: peer 2001:db8:1::1 ifid "ge-0/0/2" remote-id 32473:72656c617932 opts \[18,37,9\] \| RELAY-FORW hop 0 link 2001:db8:1::1 peer 2001:db8:1::100 ifid "eth1" lladdr 02:00:00:aa:00:01 opts \[18,79,9\] \| ADDR-REG-INFORM xid 0x3a1b2c opts \[\] \[\|truncated\]$' \
+        "snap 200: both relay levels and the inner header decoded, marked [|truncated]"
+    grep -q malformed "$TMP/out" && fail "snap 200: called malformed: $(cat "$TMP/out")" || pass "snap 200: not malformed"
+    grep -qx '1 frames, 1 DHCPv6 (0 malformed, 1 truncated), 0 other' "$TMP/err" &&
+        pass "snap 200: summary counts it truncated, not malformed" || fail "snap 200: summary: $(cat "$TMP/err")"
+    run -v "$TMP/s200.pcap"
+    expect_line "$TMP/out" '^          CLIENT_LINKLAYER_ADDR \(79\) len 8 hwtype 1 02:00:00:aa:00:01$' \
+        "snap 200 -v: the tree of what was captured"
+    snap_copy "$f" "$TMP/s100.pcap" 100
+    run "$TMP/s100.pcap"
+    expect_line "$TMP/out" ' 2001:db8:2::1\.547 > 2001:db8:ffff::1\.547: RELAY-FORW hop 1 link :: peer 2001:db8:1::1 opts \[\] \[\|truncated\]$' \
+        "snap 100: the outer relay header, marked [|truncated]"
+    snap_copy "$f" "$TMP/s40.pcap" 40
+    run "$TMP/s40.pcap"
+    expect_line "$TMP/out" '^[-0-9]+ [0-9:.]+ \(40 of 230 bytes captured\) \[\|truncated\]$' \
+        "snap 40 (inside the IPv6 header): [|truncated], not a malformed frame"
+    run --json "$TMP/s200.pcap"
+    expect_line "$TMP/out" '"captured":200,"wire_len":230,"dhcp6":\{.*"name":"ADDR-REG-INFORM".*,"truncated":true\}$' \
+        "snap 200 --json: captured/wire_len, the decoded part and \"truncated\":true"
+    # Every bundled capture snapped at 64 bytes: exit 0, nothing called malformed that is only cut.
+    local c n
+    for c in solicit relay-reply-1 vlan addr-reg-inform; do
+        snap_copy "$PCAPS/$c.pcap" "$TMP/$c-64.pcap" 64
+        run "$TMP/$c-64.pcap"
+        n=$(grep -c 'truncated\]$' "$TMP/out")
+        [ $RC -eq 0 ] && [ "$n" = "$(lines "$TMP/out")" ] && [ "$n" -gt 0 ] &&
+            pass "$c.pcap snapped at 64: $n lines, all [|truncated]" ||
+            fail "$c.pcap snapped at 64: exit $RC, $n of $(lines "$TMP/out") lines [|truncated]"
+    done
+}
+
 # bad_args DESCRIPTION ARGS...: exit 2, nothing on stdout, exactly one line on stderr.
 bad_args() {
     local what=$1
@@ -219,7 +275,7 @@ group_args() {
 }
 
 case $GROUP in
-    exit0 | golden | malformed | verbose | skip | args) "group_$GROUP" ;;
+    exit0 | golden | malformed | verbose | skip | truncated | args) "group_$GROUP" ;;
     *) echo "unknown group $GROUP" >&2; exit 2 ;;
 esac
 echo "$GROUP: $((CHECKS - FAILS))/$CHECKS checks passed"

@@ -237,6 +237,42 @@ TEST(FrameParse, TruncatedIpv6) {
     expect_drop(ByteVec(f.begin(), f.end() - 1), kLinkEthernet, Drop::kTruncatedIpv6, 14);
 }
 
+// A frame captured with a short snap length (caplen < wire_len): the headers parse, the payload
+// is the captured part, payload_missing says how much is not there; a frame whose lengths run
+// past even the original length is still truncated.
+TEST(FrameParse, SnappedFrame) {
+    ByteVec f = dhcp_frame();
+    const size_t udp_payload_at = 14 + 40 + 8;
+    for (size_t keep : {udp_payload_at + 5, udp_payload_at, f.size() - 1}) {
+        SCOPED_TRACE(keep);
+        ByteVec cut(f.begin(), f.begin() + keep);
+        Frame fr;
+        ParseResult r = parse_snapped(cut, f.size(), kLinkEthernet, fr);
+        ASSERT_TRUE(r.ok()) << drop_name(r.drop) << " at " << r.offset;
+        EXPECT_EQ(fr.sport, 546);
+        EXPECT_EQ(fr.dport, 547);
+        EXPECT_EQ(fr.payload.size(), keep - udp_payload_at);
+        EXPECT_EQ(fr.payload_missing, f.size() - keep);
+        EXPECT_EQ(to_hex(fr.payload), to_hex(ByteVec(kPayload.begin(), kPayload.begin() + long(keep - udp_payload_at))));
+        // Without the original length it is a truncated frame, as before.
+        expect_drop(cut, kLinkEthernet, Drop::kTruncatedIpv6, 14);
+    }
+    // Cut inside the UDP header: the UDP header is truncated.
+    Frame fr;
+    EXPECT_EQ(parse_snapped(ByteVec(f.begin(), f.begin() + 14 + 40 + 4), f.size(), kLinkEthernet, fr).drop,
+              Drop::kTruncatedUdp);
+    // The IPv6 payload length runs past the original length too: truncated.
+    EXPECT_EQ(parse_snapped(ByteVec(f.begin(), f.end() - 10), f.size() - 1, kLinkEthernet, fr).drop,
+              Drop::kTruncatedIpv6);
+    // Not cut: parse_snapped is parse, checksum verified.
+    ParseResult whole = parse_snapped(f, f.size(), kLinkEthernet, fr);
+    EXPECT_TRUE(whole.ok());
+    EXPECT_EQ(fr.payload_missing, 0u);
+    ByteVec bad = f;
+    bad.back() ^= 1;
+    EXPECT_EQ(parse_snapped(bad, bad.size(), kLinkEthernet, fr).drop, Drop::kBadUdpChecksum);
+}
+
 TEST(FrameParse, TrailingLinkPaddingIgnored) {
     ByteVec f = cat({dhcp_frame(), ByteVec(6, 0)});
     Frame fr;
