@@ -298,6 +298,17 @@ void append_tree(std::string& out, const Message& m, int indent) {
     append_options_tree(out, l.options, indent + 2, &m, 0, 0);
 }
 
+std::string registered_addresses(const OptionList& opts) {
+    std::string s;
+    for (const auto& o : opts) {
+        if (o.code != opt::kIaAddr) continue;
+        s += s.empty() ? "address " : ",";
+        auto a = as_ia_addr(o);
+        s += a ? a->addr.str() : std::string("[malformed]");
+    }
+    return s.empty() ? "no IA Address" : s;
+}
+
 void append_json_string(std::string& out, std::string_view s) {
     out += '"';
     for (char c : s) {

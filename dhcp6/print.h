@@ -23,4 +23,9 @@ std::string option_value(const Option& o, bool* nested = nullptr);
 
 void append_json_string(std::string& out, std::string_view s);
 
+// The IA Address options (5) of a message's option list, for the ADDR-REG-INFORM log line:
+// "address A" or "address A,B" (all of them, in order; "[malformed]" for one that does not
+// parse), or "no IA Address".
+std::string registered_addresses(const OptionList& opts);
+
 }  // namespace regrelay::dhcp6

@@ -1,5 +1,7 @@
 #include "relay/record.h"
 
+#include "dhcp6/print.h"
+
 #include <spdlog/spdlog.h>
 
 namespace regrelay::relay {
@@ -61,8 +63,11 @@ void log_actions(const Config& cfg, const Actions& a) {
     if (a.drop != Drop::kNone) {
         if (spdlog::should_log(spdlog::level::debug)) {
             std::string why(drop_name(a.drop));
-            if (a.drop == Drop::kBadFrame) why += std::string("/") + std::string(frame::drop_name(a.frame_drop));
-            spdlog::debug("drop {} on {}: {} from {}{}", msg_type_label(a.msg_type), port_name(cfg, a.port), why,
+            if (a.frame_drop != frame::Drop::kNone) why.append("/").append(frame::drop_name(a.frame_drop));
+            // Not a DHCPv6 message at all: no message type to name.
+            const bool frame_level = a.msg_type == 0 || a.drop == Drop::kNotDhcpv6 || a.drop == Drop::kBadFrame;
+            spdlog::debug("drop {} on {}: {} from {}{}", frame_level ? "frame" : msg_type_label(a.msg_type),
+                          port_name(cfg, a.port), why,
                           a.peer.str(), a.client_mac ? " mac " + a.client_mac->str() : std::string());
         }
         return;
@@ -70,13 +75,13 @@ void log_actions(const Config& cfg, const Actions& a) {
     const bool forward = a.sends.empty() || a.sends.front().port == kUpstream;
     if (forward && a.msg_type == msg::kAddrRegInform && spdlog::should_log(spdlog::level::info)) {
         // The registration trail: address, MAC, DUID and interface, one line each.
-        std::string duid = "-", addr = a.peer.str();
+        // The IA Address(es) the message carries, never the source address in their place.
+        std::string duid = "-", addr = "address [malformed message]";
         if (auto m = decode_client(a.message)) {
             if (const Option* o = find_option(m->options, opt::kClientId)) duid = hex(o->data);
-            if (const Option* o = find_option(m->options, opt::kIaAddr))
-                if (auto ia = as_ia_addr(*o)) addr = ia->addr.str();
+            addr = registered_addresses(m->options);
         }
-        spdlog::info("ADDR-REG-INFORM address {} mac {} duid {} interface {} source {} xid 0x{:06x}", addr,
+        spdlog::info("ADDR-REG-INFORM {} mac {} duid {} interface {} source {} xid 0x{:06x}", addr,
                      a.client_mac ? a.client_mac->str() : std::string("-"), duid, port_name(cfg, a.port),
                      a.peer.str(), a.xid);
     }
