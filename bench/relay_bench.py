@@ -244,7 +244,9 @@ class Bench:
     def relay_argv(self, relay: str, verbose: bool = False) -> list[str]:
         lab = self.lab
         if relay == "regrelay":
+            # Flood limits off: the load generator is one host (or 100k) at a rate no real host reaches.
             return [self.regrelay, "relay", "--client-iface", lab.rc_if, "--server", SERVER, "--log-level", "warn",
+                    "--rate-limit-mac", "0", "--rate-limit-port", "0",
                     *os.environ.get("REGRELAY_ARGS", "").split()]
         if relay == "dhcrelay":
             return [DHCRELAY, "-6", "-d", *([] if verbose else ["-q"]), "-pf", lab.path("dhcrelay.pid"), "-l",
@@ -391,7 +393,8 @@ class Bench:
         log(f"  replay input: {REPLAY_FRAMES:,} frames (Solicit and ADDR-REG-INFORM alternating, "
             f"{N_DISTINCT:,} clients), {os.path.getsize(cap) / 1e6:.0f} MB, made in {time.monotonic() - t0:.1f} s")
         argv = [self.regrelay, "replay", "--in", cap, "--out", out, "--client-iface", "eth1",
-                "--link-address", f"eth1={CLIENT_LINK}", "--server", SERVER, "--log-level", "warn"]
+                "--link-address", f"eth1={CLIENT_LINK}", "--server", SERVER, "--log-level", "warn",
+                "--rate-limit-mac", "0", "--rate-limit-port", "0"]
         runs = []
         for i in range(reps):
             t = time.monotonic()

@@ -145,7 +145,8 @@ class Bench:
         duration = duration or TRIAL
         self.trials += 1
         snoop = self.sw.spawn(["nice", "-n", NICE, TASKSET, "-c", SNOOP_CPU, self.regrelay, "snoop", "--client-port", "c1", "--uplink",
-                               "uplink", "--install-filters", "--log-level", LOG_LEVEL],
+                               "uplink", "--install-filters", "--log-level", LOG_LEVEL,
+                               "--rate-limit-mac", "0", "--rate-limit-port", "0"],
                               name=f"snoop-{self.trials}")
         prioritise(snoop.pid)
         try:

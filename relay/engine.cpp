@@ -24,14 +24,24 @@ std::string_view drop_name(Drop d) {
         case Drop::kNoRelayMessage: return "no-relay-message";
         case Drop::kUnknownInterface: return "unknown-interface";
         case Drop::kBadPeerAddress: return "bad-peer-address";
+        case Drop::kRateLimitPort: return "rate-limit-port";
+        case Drop::kRateLimitMac: return "rate-limit-mac";
+        case Drop::kNotDhcpv6: return "not-dhcpv6";
         case Drop::kCount_: break;
     }
     return "unknown";
 }
 
-Engine::Engine(Config cfg) : cfg_(std::move(cfg)), counters_(cfg_.ports.size() + 1) {
-    for (auto& p : cfg_.ports)
+Engine::Engine(Config cfg)
+    : cfg_(std::move(cfg)), counters_(cfg_.ports.size() + 1), guard_(cfg_.limits, cfg_.ports.size()) {
+    for (auto& p : cfg_.ports) {
         if (p.interface_id.empty()) p.interface_id.assign(p.name.begin(), p.name.end());
+        port_names_.push_back(p.name);
+    }
+}
+
+std::vector<std::string> Engine::flood_report(uint64_t now_ns, bool flush) {
+    return guard_.report(now_ns, port_names_, flush);
 }
 
 bool Engine::is_local(const Ip6Addr& a) const {
@@ -53,6 +63,7 @@ void Engine::on_client_parsed(int port, const frame::Frame& f, frame::ParseResul
         drop(port,
              pr.drop == frame::Drop::kBadUdpChecksum ? Drop::kBadUdpChecksum
              : pr.drop == frame::Drop::kFragment     ? Drop::kFragment
+             : pr.drop == frame::Drop::kNotIpv6 || pr.drop == frame::Drop::kNotUdp ? Drop::kNotDhcpv6
                                                      : Drop::kBadFrame,
              out);
         return;
@@ -60,7 +71,10 @@ void Engine::on_client_parsed(int port, const frame::Frame& f, frame::ParseResul
     if (f.has_ethernet) out.client_mac = f.src_mac;
     out.peer = f.src;
     if (!f.payload.empty()) out.msg_type = f.payload[0];
-    if (f.dport != kPortServer) return drop(port, Drop::kNotServerPort, out);
+    if (f.dport != kPortServer) {
+        const bool dhcp = f.dport == kPortClient || f.sport == kPortClient || f.sport == kPortServer;
+        return drop(port, dhcp ? Drop::kNotServerPort : Drop::kNotDhcpv6, out);
+    }
     if (f.dst.is_multicast() ? (f.dst != kAllDhcpRelayAgentsAndServers && f.dst != kAllDhcpServers) : !is_local(f.dst))
         return drop(port, Drop::kNotForUs, out);
     forward(port, f, out);
@@ -74,10 +88,21 @@ void Engine::forward(int port, const frame::Frame& f, Actions& out) {
     out.msg_type = type;
     out.message = msg;
     if (is_server_to_client_type(type)) return drop(port, Drop::kServerMessage, out);
+    const bool from_relay = type == msg::kRelayForw;
+
+    // Flood limits (RFC 9686 §6), client side only: per client MAC, then per port. A
+    // Relay-forward from a downstream relay carries the relay's MAC, shared by all its clients:
+    // per-port limit only.
+    std::optional<std::array<uint8_t, 6>> mac;
+    if (f.has_ethernet) mac = f.src_mac.b;
+    switch (guard_.admit(size_t(port), mac, !from_relay, now_ns_)) {
+        case limits::Verdict::kMacLimit: return drop(port, Drop::kRateLimitMac, out);
+        case limits::Verdict::kPortLimit: return drop(port, Drop::kRateLimitPort, out);
+        case limits::Verdict::kPass: break;
+    }
 
     uint8_t hop = 0;
     Ip6Addr link = cp.link_address;
-    const bool from_relay = type == msg::kRelayForw;
     if (from_relay) {
         // RFC 8415 §19.1.2: a Relay-forward from another relay agent (an LDRA included).
         switch (check_rewrap(msg, hop)) {
@@ -108,7 +133,10 @@ void Engine::forward(int port, const frame::Frame& f, Actions& out) {
     }
     auto& c = counters_[slot(port)];
     ++c.forwarded;
-    if (type == msg::kAddrRegInform) ++c.addr_reg_inform;
+    if (type == msg::kAddrRegInform) {
+        ++c.addr_reg_inform;
+        out.log_suppressed = !guard_.log_line(size_t(port), now_ns_);  // the info line's budget
+    }
 }
 
 void Engine::on_server_datagram(const Ip6Addr& src, uint16_t sport, Bytes payload, Actions& out) {
@@ -163,6 +191,20 @@ void Engine::on_server_datagram(const Ip6Addr& src, uint16_t sport, Bytes payloa
     if (inner[0] == msg::kAddrRegReply) ++c.addr_reg_reply;
 }
 
+void Engine::update_port(int port, const ClientPort& p) {
+    ClientPort& cp = cfg_.ports[size_t(port)];
+    cp.link_address = p.link_address;
+    cp.link_local = p.link_local;
+    cp.mac = p.mac;
+}
+
+void Engine::adopt_counters(const Engine& old) {
+    for (size_t i = 0; i < cfg_.ports.size(); ++i)
+        for (size_t j = 0; j < old.cfg_.ports.size(); ++j)
+            if (old.cfg_.ports[j].name == cfg_.ports[i].name) counters_[i] = old.counters_[j];
+    counters_.back() = old.counters_.back();
+}
+
 std::string Engine::counters_report() const {
     std::string s;
     for (size_t i = 0; i <= cfg_.ports.size(); ++i) {
@@ -174,6 +216,7 @@ std::string Engine::counters_report() const {
         append_drops<Drop>(s, c.drops, drop_name);
         s += '\n';
     }
+    s += guard_.table_report();
     return s;
 }
 

@@ -1,6 +1,7 @@
 // The relay engine (RFC 8415 §19, RFC 6939, RFC 7283, RFC 9686 §4.2.1). Pure: a frame or
 // datagram, the port it arrived on and the time in; datagrams to send and counted drops out.
-// It keeps no per-client state: nothing learnt from any packet outlives the call.
+// It keeps no per-client state: nothing learnt from any packet outlives the call, except the
+// flood limits' rate state (limits/limits.h): bounded, client side only, never forwarding state.
 #pragma once
 
 #include <array>
@@ -12,6 +13,7 @@
 
 #include "capture/frame.h"
 #include "dhcp6/dhcp6.h"
+#include "limits/limits.h"
 #include "relay/relay_msg.h"
 
 namespace regrelay::relay {
@@ -33,6 +35,10 @@ enum class Drop : uint8_t {
     kNoRelayMessage,         // Relay-reply without option 9
     kUnknownInterface,       // Relay-reply naming no interface of ours
     kBadPeerAddress,         // Relay-reply whose peer-address cannot be sent to
+    kRateLimitPort,          // client side: over the port's rate (Config::limits.per_port)
+    kRateLimitMac,           // client side: over the client MAC's rate (Config::limits.per_mac)
+    kNotDhcpv6,              // client side: a well-formed frame of another protocol (IPv4, ARP, ICMPv6) or
+                             // UDP between other ports; only replay sees these (live capture filters them)
     kCount_
 };
 std::string_view drop_name(Drop d);
@@ -56,6 +62,9 @@ struct Config {
     // veth/tap peers before their offloaded checksum is filled in, so live mode turns it off.
     bool verify_udp_checksum = true;
     std::optional<RemoteIdConfig> remote_id;
+    // Flood limits on the client side (RFC 9686 §6): per client MAC, then per port; the budget
+    // of ADDR-REG-INFORM info lines per port. Time comes from advance().
+    limits::Config limits;
 };
 
 using dhcp6::kAllDhcpRelayAgentsAndServers;
@@ -86,6 +95,9 @@ struct Actions {
     int port = kUpstream;    // the client port involved
     uint8_t hop_count = 0;   // hop-count written (forward) or read (reply)
     Bytes message;           // the client or server message relayed (a view of the input)
+    // The info line of this ADDR-REG-INFORM is over the port's log budget: do not log it (it is
+    // counted in the port's flood summary, Engine::flood_report).
+    bool log_suppressed = false;
 
     void clear() {
         payload.clear();
@@ -99,6 +111,7 @@ struct Actions {
         port = kUpstream;
         hop_count = 0;
         message = {};
+        log_suppressed = false;
     }
 };
 
@@ -116,6 +129,16 @@ class Engine {
 public:
     explicit Engine(Config cfg);
 
+    // The time, monotonic nanoseconds: the daemons call it once per wake-up, replay from the
+    // frames' timestamps. Only the flood limits use it.
+    void advance(uint64_t now_ns) { now_ns_ = now_ns; }
+    uint64_t now() const { return now_ns_; }
+    // The flood summary lines due at now_ns (at most one per client port per
+    // limits.report_interval_ns, only for ports that dropped or suppressed anything), to be
+    // logged at warn. `flush` ends every interval now (at exit).
+    std::vector<std::string> flood_report(uint64_t now_ns, bool flush = false);
+    const limits::FloodGuard& flood_guard() const { return guard_; }
+
     // A frame captured on client port `port` (index into Config::ports).
     void on_client_frame(int port, Bytes frame, int linktype, Actions& out);
     // The same for a frame already parsed with frame::parse (verify_udp_checksum as configured):
@@ -129,6 +152,15 @@ public:
     const PortCounters& counters(int port) const { return counters_[slot(port)]; }
     std::string counters_report() const;
 
+    // What the daemon learns from the kernel at run time (rtnetlink): a client port's current
+    // addresses and MAC (link-address :: when it has no global or ULA address), and the host's
+    // addresses. Only the port's addressing fields are taken from `p`.
+    void update_port(int port, const ClientPort& p);
+    void set_local_addresses(std::vector<Ip6Addr> addrs) { cfg_.local_addresses = std::move(addrs); }
+    // After a reload: carries the counters of the ports `old` has under the same names, and of
+    // the server side, into this engine.
+    void adopt_counters(const Engine& old);
+
 private:
     size_t slot(int port) const { return port == kUpstream ? cfg_.ports.size() : size_t(port); }
     void drop(int port, Drop d, Actions& out) {
@@ -140,6 +172,9 @@ private:
 
     Config cfg_;
     std::vector<PortCounters> counters_;
+    limits::FloodGuard guard_;  // client ports only
+    std::vector<std::string> port_names_;
+    uint64_t now_ns_ = 0;
 };
 
 }  // namespace regrelay::relay

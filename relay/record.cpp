@@ -73,7 +73,7 @@ void log_actions(const Config& cfg, const Actions& a) {
         return;
     }
     const bool forward = a.sends.empty() || a.sends.front().port == kUpstream;
-    if (forward && a.msg_type == msg::kAddrRegInform && spdlog::should_log(spdlog::level::info)) {
+    if (forward && a.msg_type == msg::kAddrRegInform && !a.log_suppressed && spdlog::should_log(spdlog::level::info)) {
         // The registration trail: address, MAC, DUID and interface, one line each.
         // The IA Address(es) the message carries, never the source address in their place.
         std::string duid = "-", addr = "address [malformed message]";

@@ -36,6 +36,12 @@ int run_replay(const Config& cfg_in, const std::string& in, const std::string& o
         }
         if (s != capture::ReadStatus::kPacket) continue;
         ++st.frames;
+        // The flood limits' clock: the capture's timestamps, never going backwards.
+        if (p.ts.sec >= 0) {
+            const uint64_t t = uint64_t(p.ts.sec) * 1'000'000'000u + p.ts.nsec;
+            if (t > engine.now()) engine.advance(t);
+            for (const auto& line : engine.flood_report(engine.now())) spdlog::warn("{}", line);
+        }
         // A Relay-reply addressed to the server port came from a server; all else from a client.
         frame::Frame f;
         const frame::ParseResult pr = frame::parse(p.data, lt, f, cfg.verify_udp_checksum);
@@ -53,6 +59,7 @@ int run_replay(const Config& cfg_in, const std::string& in, const std::string& o
         st.sent += a.sends.size();
         rec.sent(p.ts, a);
     }
+    for (const auto& line : engine.flood_report(engine.now(), true)) spdlog::warn("{}", line);
     const bool flushed = sink->flush();
     if (counters) *counters = engine.counters_report();
     if (rec.errors() || !flushed) {

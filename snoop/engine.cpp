@@ -38,14 +38,18 @@ std::string_view drop_name(Drop d) {
         case Drop::kNativeServerMessage: return "native-server-message";
         case Drop::kNotIntercepted: return "not-intercepted";
         case Drop::kUplinkNotRelayReply: return "uplink-not-relay-reply";
+        case Drop::kRateLimitPort: return "rate-limit-port";
+        case Drop::kRateLimitMac: return "rate-limit-mac";
         case Drop::kCount_: break;
     }
     return "unknown";
 }
 
-Engine::Engine(Config cfg) : cfg_(std::move(cfg)), counters_(cfg_.ports.size()) {
+Engine::Engine(Config cfg)
+    : cfg_(std::move(cfg)), counters_(cfg_.ports.size()), guard_(cfg_.limits, cfg_.ports.size()) {
     for (size_t i = 0; i < cfg_.ports.size(); ++i) {
         auto& p = cfg_.ports[i];
+        port_names_.push_back(p.name);
         if (p.interface_id.empty()) p.interface_id.assign(p.name.begin(), p.name.end());
         if (p.role == Role::kUplink) uplink_ = int(i);
     }
@@ -102,7 +106,20 @@ void Engine::on_frame(int port, Bytes data, int linktype, Actions& out) {
     relay_up(port, f, type == msg::kRelayForw, out);
 }
 
+std::vector<std::string> Engine::flood_report(uint64_t now_ns, bool flush) {
+    return guard_.report(now_ns, port_names_, flush);
+}
+
 void Engine::relay_up(int port, const frame::Frame& f, bool from_relay, Actions& out) {
+    // Flood limits (RFC 9686 §6) on the way up only: per client MAC, then per port. A
+    // Relay-forward from a downstream relay carries that relay's MAC: per-port limit only.
+    std::optional<std::array<uint8_t, 6>> mac;
+    if (f.has_ethernet) mac = f.src_mac.b;
+    switch (guard_.admit(size_t(port), mac, !from_relay, now_ns_)) {
+        case limits::Verdict::kMacLimit: return drop(port, Drop::kRateLimitMac, out);
+        case limits::Verdict::kPortLimit: return drop(port, Drop::kRateLimitPort, out);
+        case limits::Verdict::kPass: break;
+    }
     Bytes msg = f.payload;
     relay::RelayForward rf;
     if (from_relay) {
@@ -141,7 +158,10 @@ void Engine::relay_up(int port, const frame::Frame& f, bool from_relay, Actions&
     out.out_port = uplink_;
     auto& c = counters_[size_t(port)];
     ++c.relayed_up;
-    if (!from_relay && msg[0] == msg::kAddrRegInform) ++c.addr_reg_inform;
+    if (!from_relay && msg[0] == msg::kAddrRegInform) {
+        ++c.addr_reg_inform;
+        out.log_suppressed = !guard_.log_line(size_t(port), now_ns_);  // the info line's budget
+    }
 }
 
 void Engine::relay_down(int port, const frame::Frame& f, Actions& out) {
@@ -196,6 +216,12 @@ void Engine::relay_down(int port, const frame::Frame& f, Actions& out) {
     if (inner[0] == msg::kAddrRegReply) ++c.addr_reg_reply;
 }
 
+void Engine::adopt_counters(const Engine& old) {
+    for (size_t i = 0; i < cfg_.ports.size(); ++i)
+        for (size_t j = 0; j < old.cfg_.ports.size(); ++j)
+            if (old.cfg_.ports[j].name == cfg_.ports[i].name) counters_[i] = old.counters_[j];
+}
+
 std::string Engine::counters_report() const {
     std::string s;
     for (size_t i = 0; i < cfg_.ports.size(); ++i) {
@@ -208,6 +234,7 @@ std::string Engine::counters_report() const {
         relay::append_drops<Drop>(s, c.drops, drop_name);
         s += '\n';
     }
+    s += guard_.table_report();
     return s;
 }
 

@@ -11,6 +11,7 @@
 
 #include "capture/frame.h"
 #include "dhcp6/dhcp6.h"
+#include "limits/limits.h"
 
 namespace regrelay::snoop {
 
@@ -41,6 +42,8 @@ enum class Drop : uint8_t {
     kNativeServerMessage,  // trusted port: a server message not wrapped by an LDRA (left to the bridge)
     kNotIntercepted,       // a client message not sent to ff02::1:2: RFC 6221 §6.1 leaves it to the bridge
     kUplinkNotRelayReply,  // uplink: link-local source and destination, UDP 547, not a Relay-reply (RFC 6221 §6.2)
+    kRateLimitPort,        // client-facing port: over the port's rate (Config::limits.per_port)
+    kRateLimitMac,         // client-facing port: over the client MAC's rate (Config::limits.per_mac)
     kCount_
 };
 std::string_view drop_name(Drop d);
@@ -55,6 +58,7 @@ struct Config {
     std::vector<Port> ports;
     bool client_link_layer = true;   // option 79
     bool verify_udp_checksum = true; // off in live mode (offloaded checksums on veth/tap)
+    limits::Config limits;           // flood limits on client-facing ports (RFC 9686 §6), as relay mode
 };
 
 // What the engine decided about one frame. Reused across calls (keeps its capacity).
@@ -72,6 +76,7 @@ struct Actions {
     std::optional<MacAddr> client_mac;
     uint8_t hop_count = 0;
     Bytes message;                // the relayed client or server message (view of the input)
+    bool log_suppressed = false;  // the ADDR-REG-INFORM info line is over the port's log budget
 
     void clear() {
         emit = false;
@@ -85,6 +90,7 @@ struct Actions {
         client_mac.reset();
         hop_count = 0;
         message = {};
+        log_suppressed = false;
     }
 };
 
@@ -103,11 +109,18 @@ public:
     explicit Engine(Config cfg);
 
     void on_frame(int port, Bytes frame, int linktype, Actions& out);
+    // Monotonic nanoseconds, once per wake-up (flood limits only); see relay::Engine.
+    void advance(uint64_t now_ns) { now_ns_ = now_ns; }
+    // The flood summary lines due at now_ns, to be logged at warn (see relay::Engine).
+    std::vector<std::string> flood_report(uint64_t now_ns, bool flush = false);
+    const limits::FloodGuard& flood_guard() const { return guard_; }
 
     const Config& config() const { return cfg_; }
     int uplink() const { return uplink_; }
     const PortCounters& counters(int port) const { return counters_[size_t(port)]; }
     std::string counters_report() const;
+    // After a reload: carries the counters of the ports `old` has under the same names.
+    void adopt_counters(const Engine& old);
 
 private:
     void drop(int port, Drop d, Actions& out) {
@@ -121,6 +134,9 @@ private:
     Config cfg_;
     int uplink_ = -1;
     std::vector<PortCounters> counters_;
+    limits::FloodGuard guard_;  // client-facing ports only; never touched by a reply
+    std::vector<std::string> port_names_;
+    uint64_t now_ns_ = 0;
 };
 
 }  // namespace regrelay::snoop

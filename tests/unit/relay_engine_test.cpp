@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -634,14 +635,15 @@ TEST_F(RelayEngineTest, VlanTaggedClientFrame) {
 
 TEST_F(RelayEngineTest, BadFrame) {
     Engine e(base_config());
-    // ARP.
+    // ARP: a well-formed frame that is not DHCPv6 (replay sees such frames): not-dhcpv6.
     e.on_client_frame(0, cat({hx("ffffffffffff"), mb(kClientMac), hx("0806"), V(28, 0)}), frame::kLinkEthernet, a);
-    EXPECT_EQ(a.drop, Drop::kBadFrame);
+    EXPECT_EQ(a.drop, Drop::kNotDhcpv6);
     EXPECT_EQ(a.frame_drop, frame::Drop::kNotIpv6);
     // Truncated Ethernet header.
     e.on_client_frame(0, hx("0102030405"), frame::kLinkEthernet, a);
     EXPECT_EQ(a.drop, Drop::kBadFrame);
-    EXPECT_EQ(e.counters(0).drops[size_t(Drop::kBadFrame)], 2u);
+    EXPECT_EQ(e.counters(0).drops[size_t(Drop::kBadFrame)], 1u);
+    EXPECT_EQ(e.counters(0).drops[size_t(Drop::kNotDhcpv6)], 1u);
 }
 
 TEST_F(RelayEngineTest, TooBig) {
@@ -975,6 +977,10 @@ struct Outcome {
 TEST(RelayEngineNoState, HundredThousandClientsChangeOnlyCounters) {
     Config cfg = base_config();
     cfg.servers = {A(kServer1), A(kServer2)};
+    // 100,000 clients at one instant: far over the port's rate. The flood limits are rate
+    // state (tested below, RelayEngineFloodLimits); here they are off so every client is relayed.
+    cfg.limits.per_port = {};
+    cfg.limits.per_mac = {};
     // Probes: one input of each kind, replayed before and after the flood.
     struct Probe {
         bool client;
@@ -1084,6 +1090,210 @@ TEST(RelayEngineNoState, HundredThousandClientsChangeOnlyCounters) {
         for (auto& x : d) x *= 2;
         return d;
     }());
+}
+
+// ======================================================================================
+// Flood limits (RFC 9686 §6): per client MAC, then per port, client side only
+// ======================================================================================
+
+constexpr uint64_t kSec = 1'000'000'000;
+constexpr uint64_t kT0 = 1000 * kSec;
+
+Config limited_config(limits::Rate per_mac, limits::Rate per_port) {
+    Config c = base_config();
+    c.limits.per_mac = per_mac;
+    c.limits.per_port = per_port;
+    return c;
+}
+
+// A client frame on port 0 from MAC 02:00:00:cc:HH:LL (link-local source from the same bits).
+V client_from(uint16_t n, const V& msg = kSolicit) {
+    static std::string mac, ll;
+    char b[40];
+    std::snprintf(b, sizeof b, "02:00:00:cc:%02x:%02x", n >> 8, n & 0xff);
+    mac = b;
+    std::snprintf(b, sizeof b, "fe80::cc:%x", unsigned(n));
+    ll = b;
+    FrameOpts o;
+    o.src_mac = mac.c_str();
+    o.src = ll.c_str();
+    return eth_frame(msg, o);
+}
+
+TEST_F(RelayEngineTest, PerMacLimitDropsOneFloodingHostCounted) {
+    Engine e(limited_config({20, 100}, {10000, 20000}));
+    e.advance(kT0);
+    const V f = eth_frame(kSolicit);
+    int relayed = 0;
+    for (int i = 0; i < 1000; ++i) {
+        e.on_client_frame(0, f, frame::kLinkEthernet, a);
+        if (a.drop == Drop::kNone) ++relayed;
+        else ASSERT_EQ(a.drop, Drop::kRateLimitMac) << relay::drop_name(a.drop);
+    }
+    EXPECT_EQ(relayed, 100);  // the burst
+    EXPECT_EQ(e.counters(0).drops[size_t(Drop::kRateLimitMac)], 900u);
+    EXPECT_EQ(e.counters(0).drops[size_t(Drop::kRateLimitPort)], 0u);
+    EXPECT_EQ(e.counters(0).forwarded, 100u);
+    // 20/s: one more every 50 ms.
+    e.advance(kT0 + 50'000'000);
+    e.on_client_frame(0, f, frame::kLinkEthernet, a);
+    EXPECT_EQ(a.drop, Drop::kNone);
+    e.on_client_frame(0, f, frame::kLinkEthernet, a);
+    EXPECT_EQ(a.drop, Drop::kRateLimitMac);
+    // Another host on the same port is not affected.
+    const V other = client_from(7);
+    e.on_client_frame(0, other, frame::kLinkEthernet, a);
+    EXPECT_EQ(a.drop, Drop::kNone);
+    EXPECT_NE(e.counters_report().find("eth1: received 1003 forwarded 102 "), std::string::npos) << e.counters_report();
+    EXPECT_NE(e.counters_report().find("rate-limit-mac=901"), std::string::npos) << e.counters_report();
+}
+
+TEST_F(RelayEngineTest, PerPortLimitAfterPerMacAndOtherPortsUnaffected) {
+    Engine e(limited_config({2, 2}, {50, 50}));
+    e.advance(kT0);
+    // One flooder spends only its own 2 tokens of the port's 50.
+    const V flooder = client_from(0xffff);
+    for (int i = 0; i < 500; ++i) e.on_client_frame(0, flooder, frame::kLinkEthernet, a);
+    EXPECT_EQ(e.counters(0).forwarded, 2u);
+    // 100 distinct MACs (a spoofed flood): 48 more relayed, then the port's bucket is empty.
+    std::vector<V> frames;
+    for (uint16_t i = 0; i < 100; ++i) frames.push_back(client_from(i));
+    for (const V& f : frames) e.on_client_frame(0, f, frame::kLinkEthernet, a);
+    EXPECT_EQ(a.drop, Drop::kRateLimitPort);
+    const auto& c0 = e.counters(0);
+    EXPECT_EQ(c0.forwarded, 50u);
+    EXPECT_EQ(c0.drops[size_t(Drop::kRateLimitMac)], 498u);
+    EXPECT_EQ(c0.drops[size_t(Drop::kRateLimitPort)], 52u);
+    // Port 1 (eth2) has its own bucket.
+    for (int i = 0; i < 2; ++i) {
+        e.on_client_frame(1, frames[size_t(i)], frame::kLinkEthernet, a);
+        EXPECT_EQ(a.drop, Drop::kNone);
+    }
+    EXPECT_NE(e.counters_report().find("rate-limit-port=52 rate-limit-mac=498"), std::string::npos)
+        << e.counters_report();
+}
+
+TEST_F(RelayEngineTest, RelayForwardsFromADownstreamRelayArePerPortOnly) {
+    // The frame's MAC is the downstream relay's, shared by all its clients: no per-MAC limit.
+    Engine e(limited_config({2, 2}, {300, 300}));
+    e.advance(kT0);
+    FrameOpts o;
+    o.src = "fe80::ff:febb:2";
+    const V fwd = eth_frame(inner_forward(1), o);
+    for (int i = 0; i < 300; ++i) {
+        e.on_client_frame(0, fwd, frame::kLinkEthernet, a);
+        ASSERT_EQ(a.drop, Drop::kNone) << i << " " << relay::drop_name(a.drop);
+    }
+    e.on_client_frame(0, fwd, frame::kLinkEthernet, a);
+    EXPECT_EQ(a.drop, Drop::kRateLimitPort);
+    EXPECT_EQ(e.flood_guard().mac_table().occupied(kT0), 0u);
+}
+
+TEST_F(RelayEngineTest, RepliesCreateNoLimiterState) {
+    // RFC 9686 §4.3: nothing learnt from a reply. 10,000 Relay-replies to 10,000 clients on eth1
+    // neither enter the per-MAC table nor spend eth1's tokens.
+    Engine e(limited_config({1, 1}, {3, 3}));
+    e.advance(kT0);
+    for (uint16_t i = 0; i < 10000; ++i) {
+        Ip6Addr peer = A(kClientLl);
+        peer.b[14] = uint8_t(i >> 8);
+        peer.b[15] = uint8_t(i);
+        V rr = cat({relay_hdr(13, 0, kLink1, "::"), opt(79, lladdr_body(kClientMac)), opt(9, kAdvertise)});
+        std::copy(peer.b.begin(), peer.b.end(), rr.begin() + 18);
+        e.on_server_datagram(A(kServer1), 547, rr, a);
+        ASSERT_EQ(a.drop, Drop::kNone) << relay::drop_name(a.drop);
+    }
+    EXPECT_EQ(e.counters(0).replied, 10000u);
+    EXPECT_EQ(e.flood_guard().mac_table().occupied(kT0), 0u);
+    // eth1 still has its full burst of 3, and kClientMac its token.
+    e.on_client_frame(0, eth_frame(kSolicit), frame::kLinkEthernet, a);
+    EXPECT_EQ(a.drop, Drop::kNone);
+    for (uint16_t i = 0; i < 2; ++i) {
+        e.on_client_frame(0, client_from(i), frame::kLinkEthernet, a);
+        EXPECT_EQ(a.drop, Drop::kNone);
+    }
+    e.on_client_frame(0, client_from(9), frame::kLinkEthernet, a);
+    EXPECT_EQ(a.drop, Drop::kRateLimitPort);
+    EXPECT_EQ(e.flood_guard().mac_table().occupied(kT0), 4u);  // the 4 client MACs, none from the replies
+}
+
+TEST_F(RelayEngineTest, LimitsAreRateStateOnly) {
+    // After a flood, once the buckets have refilled, a client's Relay-forward is byte for byte
+    // what a fresh engine sends: the limiter changes whether, never what or where.
+    Engine fresh(base_config());
+    const V f = eth_frame(kSolicit);
+    fresh.on_client_frame(0, f, frame::kLinkEthernet, a);
+    const V reference = a.payload;
+    Engine e(base_config());
+    e.advance(kT0);
+    for (int i = 0; i < 5000; ++i) e.on_client_frame(0, f, frame::kLinkEthernet, a);
+    EXPECT_EQ(a.drop, Drop::kRateLimitMac);
+    e.advance(kT0 + 5 * kSec);
+    e.on_client_frame(0, f, frame::kLinkEthernet, a);
+    ASSERT_EQ(a.drop, Drop::kNone);
+    EXPECT_EQ(to_hex(a.payload), to_hex(reference));
+}
+
+TEST_F(RelayEngineTest, DefaultLimitsNeverReachedByAnOrdinaryClient) {
+    // Solicit, Request, a few retransmissions and one ADDR-REG-INFORM for each of 8 addresses,
+    // all in the same second: well inside the default per-MAC burst.
+    Engine e(base_config());
+    e.advance(kT0);
+    const V f = eth_frame(kSolicit);
+    for (int i = 0; i < 30; ++i) {
+        e.on_client_frame(0, f, frame::kLinkEthernet, a);
+        ASSERT_EQ(a.drop, Drop::kNone) << i;
+    }
+}
+
+TEST_F(RelayEngineTest, InfoLineBudgetAndFloodReport) {
+    Config cfg = limited_config({0, 0}, {0, 0});  // no admission limits: only the log budget
+    cfg.limits.log_lines = {20, 100};
+    Engine e(cfg);
+    e.advance(kT0);
+    FrameOpts gua;
+    gua.src = kClientGua;
+    const V inform = eth_frame(kAddrRegInform, gua);
+    int logged = 0, suppressed = 0;
+    for (int i = 0; i < 100'000; ++i) {
+        e.on_client_frame(0, inform, frame::kLinkEthernet, a);
+        ASSERT_EQ(a.drop, Drop::kNone);
+        (a.log_suppressed ? suppressed : logged)++;
+    }
+    EXPECT_EQ(logged, 100);  // the burst: not 100,000 info lines
+    EXPECT_EQ(suppressed, 99'900);
+    EXPECT_EQ(e.counters(0).forwarded, 100'000u);  // relayed all the same
+    // Other messages never carry the flag.
+    e.on_client_frame(0, eth_frame(kSolicit), frame::kLinkEthernet, a);
+    EXPECT_FALSE(a.log_suppressed);
+    EXPECT_TRUE(e.flood_report(kT0 + 9 * kSec).empty());
+    auto lines = e.flood_report(kT0 + 10 * kSec);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], "flood limits on eth1 in the last 10.0 s: dropped 0 (rate-limit-port 0, rate-limit-mac 0), "
+                        "99900 info lines suppressed");
+    EXPECT_TRUE(e.flood_report(kT0 + 11 * kSec).empty());
+    // The budget refills at 20 lines/s.
+    e.advance(kT0 + 11 * kSec);
+    e.on_client_frame(0, inform, frame::kLinkEthernet, a);
+    EXPECT_FALSE(a.log_suppressed);
+}
+
+TEST_F(RelayEngineTest, FloodReportNamesTheTopMacOncePerInterval) {
+    Engine e(base_config());
+    std::vector<std::string> all;
+    const V f = eth_frame(kSolicit);
+    // 60 s of a 1,000/s flood from one MAC, the daemon asking for the report every 10 ms.
+    for (uint64_t ms = 0; ms < 60'000; ms += 10) {
+        e.advance(kT0 + ms * 1'000'000);
+        for (int i = 0; i < 10; ++i) e.on_client_frame(0, f, frame::kLinkEthernet, a);
+        for (auto& l : e.flood_report(e.now())) all.push_back(l);
+    }
+    ASSERT_GE(all.size(), 5u);
+    EXPECT_LE(all.size(), 6u);  // one line per 10 s interval
+    // Second interval: 10,000 sent, 200 allowed (20/s): about 9,800 dropped, all by one MAC.
+    EXPECT_NE(all[1].find("flood limits on eth1 in the last 10.0 s: dropped 9"), std::string::npos) << all[1];
+    EXPECT_NE(all[1].find("(rate-limit-port 0, rate-limit-mac 9"), std::string::npos) << all[1];
+    EXPECT_NE(all[1].find("top MACs dropped: 02:00:00:aa:00:01 9"), std::string::npos) << all[1];
 }
 
 }  // namespace

@@ -798,6 +798,8 @@ TEST(SnoopEngine, DropNames) {
         {Drop::kNativeServerMessage, "native-server-message"},
         {Drop::kNotIntercepted, "not-intercepted"},
         {Drop::kUplinkNotRelayReply, "uplink-not-relay-reply"},
+        {Drop::kRateLimitPort, "rate-limit-port"},
+        {Drop::kRateLimitMac, "rate-limit-mac"},
     };
     EXPECT_EQ(std::size(names), size_t(Drop::kCount_));
     for (const auto& [d, n] : names) EXPECT_EQ(snoop::drop_name(d), n);
@@ -992,3 +994,99 @@ TEST(SnoopEngine, UnicastToServerIsNotIntercepted) {
     // And the multicast is relayed as ever.
     EXPECT_EQ(run(e, kC1, make_frame(solicit())).drop, Drop::kNone);
 }
+
+// ---- flood limits (RFC 9686 §6): client-facing ports only, never from a reply ------------------
+
+namespace {
+
+constexpr uint64_t kSec = 1'000'000'000;
+
+TEST(SnoopEngine, FloodLimitsPerMacThenPerPortCounted) {
+    Config c = base_config();
+    c.limits.per_mac = {20, 100};
+    c.limits.per_port = {10, 150};
+    Engine e(c);
+    e.advance(1000 * kSec);
+    const V f = make_frame(solicit());
+    int up = 0;
+    for (int i = 0; i < 500; ++i) up += run(e, kC1, f).emit;
+    EXPECT_EQ(up, 100);
+    EXPECT_EQ(e.counters(kC1).drops[size_t(Drop::kRateLimitMac)], 400u);
+    // 60 hosts: the port's 150 less the flooder's 100 leaves 50.
+    FrameSpec other;
+    std::vector<std::string> macs;
+    for (int i = 0; i < 60; ++i)
+        macs.push_back(std::string("02:00:00:cc:00:") + "0123456789abcdef"[i / 16] + "0123456789abcdef"[i % 16]);
+    up = 0;
+    for (const auto& m : macs) {
+        other.src_mac = m.c_str();
+        up += run(e, kC1, make_frame(solicit(), other)).emit;
+    }
+    EXPECT_EQ(up, 50);
+    EXPECT_EQ(e.counters(kC1).drops[size_t(Drop::kRateLimitPort)], 10u);
+    EXPECT_EQ(run(e, kC2, f).drop, Drop::kNone);  // c2 has its own buckets
+    EXPECT_NE(e.counters_report().find("c1 (client): received 560 relayed-up 150 relayed-down 0 addr-reg-inform 0 "
+                                       "addr-reg-reply 0 drops rate-limit-port=10 rate-limit-mac=400"),
+              std::string::npos)
+        << e.counters_report();
+}
+
+TEST(SnoopEngine, FloodLimitsTrustedRelayForwardPerPortOnly) {
+    Config c = base_config();
+    c.limits.per_mac = {1, 1};
+    c.limits.per_port = {100, 100};
+    Engine e(c);
+    e.advance(1000 * kSec);
+    FrameSpec t;
+    t.src = "fe80::dd:1";
+    t.sport = 547;
+    const V fwd = make_frame(relay_msg(12, 0, "::", "fe80::dd:1", mkopt(9, solicit())), t);
+    for (int i = 0; i < 100; ++i) ASSERT_EQ(run(e, kTr, fwd).drop, Drop::kNone) << i;
+    EXPECT_EQ(run(e, kTr, fwd).drop, Drop::kRateLimitPort);
+    // A client message on the trusted port is per-MAC limited as on a client port.
+    e.advance(1002 * kSec);
+    EXPECT_EQ(run(e, kTr, make_frame(solicit())).drop, Drop::kNone);
+    EXPECT_EQ(run(e, kTr, make_frame(solicit())).drop, Drop::kRateLimitMac);
+}
+
+TEST(SnoopEngine, FloodLimitsRepliesOnTheUplinkCreateNoState) {
+    Config c = base_config();
+    c.limits.per_mac = {1, 1};
+    c.limits.per_port = {2, 2};
+    Engine e(c);
+    e.advance(1000 * kSec);
+    const V rr = make_frame(relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes("c1")),
+                                                                   mkopt(9, client_msg(7, 0x0a0b0c))})),
+                            from_router());
+    for (int i = 0; i < 10000; ++i) ASSERT_TRUE(run(e, kUp, rr).emit) << i;
+    EXPECT_EQ(e.flood_guard().mac_table().occupied(1000 * kSec), 0u);
+    // c1's buckets are untouched: the client still has its token.
+    EXPECT_EQ(run(e, kC1, make_frame(solicit())).drop, Drop::kNone);
+    EXPECT_EQ(e.flood_guard().mac_table().occupied(1000 * kSec), 1u);
+}
+
+TEST(SnoopEngine, FloodLimitsInfoLineBudget) {
+    Config c = base_config();
+    c.limits.per_mac = {};
+    c.limits.per_port = {};
+    c.limits.log_lines = {20, 100};
+    Engine e(c);
+    e.advance(1000 * kSec);
+    FrameSpec g;
+    g.src = kClientGua;
+    const V f = make_frame(addr_reg_inform(), g);
+    Actions a;
+    int logged = 0;
+    for (int i = 0; i < 10000; ++i) {
+        e.on_frame(kC1, f, kLinkEthernet, a);
+        ASSERT_TRUE(a.emit);
+        logged += !a.log_suppressed;
+    }
+    EXPECT_EQ(logged, 100);
+    auto lines = e.flood_report(1010 * kSec);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], "flood limits on c1 in the last 10.0 s: dropped 0 (rate-limit-port 0, rate-limit-mac 0), "
+                        "9900 info lines suppressed");
+}
+
+}  // namespace
