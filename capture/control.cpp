@@ -13,24 +13,35 @@ int control_signal_fd() {
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);  // a closed terminal: stop cleanly (filters removed), do not die
+    sigaddset(&mask, SIGHUP);  // reload (and reopen files), as logrotate and systemd expect
     sigaddset(&mask, SIGUSR1);
     sigprocmask(SIG_BLOCK, &mask, nullptr);
+    // A closed stdout/stderr pipe (a log shipper that went away) must not kill the daemon:
+    // writes then fail with EPIPE instead.
+    signal(SIGPIPE, SIG_IGN);
     return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-Control read_control(int fd, std::string& signal_name) {
-    Control c = Control::kNone;
+Controls read_control(int fd) {
+    Controls c;
     signalfd_siginfo si;
     while (::read(fd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGUSR1) {
-            if (c == Control::kNone) c = Control::kReport;
+            c.report = true;
+        } else if (si.ssi_signo == SIGHUP) {
+            c.reload = true;
         } else {
-            signal_name = strsignal(int(si.ssi_signo));
-            c = Control::kStop;
+            c.stop_signal = strsignal(int(si.ssi_signo));
+            c.stop = true;
         }
     }
     return c;
+}
+
+uint64_t monotonic_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
 }
 
 Timestamp now() {

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
+#include <linux/filter.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,7 +24,7 @@ bool UdpSocket::open(uint16_t port, int rcvbuf_bytes, std::string& err) {
     int one = 1, zero = 0;
     setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
 #ifdef IPV6_MULTICAST_ALL
     // Receive only groups this socket joined (none): client multicasts are read by capture.
     setsockopt(fd_, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero, sizeof zero);
@@ -40,6 +42,11 @@ bool UdpSocket::open(uint16_t port, int rcvbuf_bytes, std::string& err) {
     sa.sin6_addr = in6addr_any;
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
         err = "bind [::]:" + std::to_string(port) + ": " + strerror(errno);
+        if (errno == EADDRINUSE)
+            err = "UDP port " + std::to_string(port) +
+                  " is already in use in this network namespace (another regrelay relay or a DHCPv6 server?)";
+        else if (errno == EACCES)
+            err += " (binding a port below 1024 needs CAP_NET_BIND_SERVICE)";
         ::close(fd_);
         fd_ = -1;
         return false;
@@ -85,7 +92,62 @@ size_t UdpSocket::recv_batch(std::vector<Datagram>& out, size_t max) {
     return size_t(n);
 }
 
-size_t UdpSocket::send_batch(const std::vector<Datagram>& in) {
+bool UdpSocket::set_ignored_interfaces(const std::vector<unsigned>& ifindexes, std::string& err) {
+    // ld ifindex; jeq idx_i -> drop (for each i); ret accept; drop: ret 0.
+    const size_t n = ifindexes.size();
+    if (n > 250) {  // jump offsets are 8 bits: keep the filter off, the caller drops instead
+        setsockopt(fd_, SOL_SOCKET, SO_DETACH_FILTER, nullptr, 0);
+        return true;
+    }
+    std::vector<sock_filter> prog;
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, uint32_t(SKF_AD_OFF + SKF_AD_IFINDEX)));
+    for (size_t i = 0; i < n; ++i)
+        prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ifindexes[i], uint8_t(n - i), 0));
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0xffffffffu));
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0));
+    sock_fprog fp{uint16_t(prog.size()), prog.data()};
+    if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp) != 0) {
+        err = std::string("server socket filter: ") + strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+size_t UdpSocket::read_errors(std::vector<SendError>& out, size_t max) {
+    out.clear();
+    while (out.size() < max) {
+        uint8_t data[512];
+        sockaddr_in6 to{};
+        alignas(cmsghdr) char ctl[512];
+        iovec iov{data, sizeof data};
+        msghdr mh{};
+        mh.msg_name = &to;
+        mh.msg_namelen = sizeof to;
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctl;
+        mh.msg_controllen = sizeof ctl;
+        if (::recvmsg(fd_, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+        SendError e;
+        e.dst = Ip6Addr::from({to.sin6_addr.s6_addr, 16});
+        for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level != IPPROTO_IPV6 || c->cmsg_type != IPV6_RECVERR) continue;
+            sock_extended_err ee;
+            std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
+            e.error = int(ee.ee_errno);
+            e.icmp = ee.ee_origin == SO_EE_ORIGIN_ICMP6;
+            e.type = ee.ee_type;
+            e.code = ee.ee_code;
+            sockaddr_in6 off;
+            std::memcpy(&off, reinterpret_cast<const uint8_t*>(CMSG_DATA(c)) + sizeof ee, sizeof off);
+            if (off.sin6_family == AF_INET6) e.offender = Ip6Addr::from({off.sin6_addr.s6_addr, 16});
+        }
+        out.push_back(e);
+    }
+    return out.size();
+}
+
+size_t UdpSocket::send_batch(std::vector<Datagram>& in) {
     size_t sent = 0;
     while (sent < in.size()) {
         size_t n = std::min(kBatch, in.size() - sent);
@@ -94,7 +156,8 @@ size_t UdpSocket::send_batch(const std::vector<Datagram>& in) {
         sockaddr_in6 to[kBatch];
         alignas(cmsghdr) char ctl[kBatch][CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
         for (size_t i = 0; i < n; ++i) {
-            const Datagram& d = in[sent + i];
+            Datagram& d = in[sent + i];
+            d.error = 0;
             to[i] = {};
             to[i].sin6_family = AF_INET6;
             to[i].sin6_port = htons(d.peer_port);
@@ -144,6 +207,7 @@ size_t UdpSocket::send_batch(const std::vector<Datagram>& in) {
                 if (::select(fd_ + 1, nullptr, &w, nullptr, &tv) > 0) continue;
             }
             // Skip the datagram that failed (e.g. no route) and go on with the rest.
+            in[sent].error = errno;
             last_error_ = strerror(errno);
             ++send_errors_;
             ++sent;

@@ -21,6 +21,16 @@ struct Datagram {
     unsigned ifindex = 0;  // arrival interface, or the interface to send on (0 = routing decides)
     uint8_t hop_limit = 0; // to send: 0 = default
     Bytes data;            // received: valid until the next recv; to send: caller's buffer
+    int error = 0;         // after send_batch: 0 when sent, else the errno of the failure
+};
+
+// An ICMPv6 error (or a local one) the kernel reported for a datagram we sent (IPV6_RECVERR).
+struct SendError {
+    Ip6Addr dst;           // where the failed datagram was going
+    Ip6Addr offender;      // the router or host that sent the ICMPv6 error (:: when local)
+    int error = 0;         // errno equivalent (e.g. EHOSTUNREACH, ECONNREFUSED)
+    bool icmp = false;     // from an ICMPv6 message, not a local failure
+    uint8_t type = 0, code = 0;  // ICMPv6 type and code
 };
 
 class UdpSocket {
@@ -30,14 +40,29 @@ public:
     UdpSocket(const UdpSocket&) = delete;
     UdpSocket& operator=(const UdpSocket&) = delete;
 
-    // Binds [::]:port with IPV6_RECVPKTINFO; false and `err` on failure.
+    // Binds [::]:port with IPV6_RECVPKTINFO and IPV6_RECVERR, exclusively (no SO_REUSEADDR: a
+    // second relay in the same network namespace fails here instead of doubling every
+    // Relay-forward); false and `err` on failure.
     bool open(uint16_t port, int rcvbuf_bytes, std::string& err);
     int fd() const { return fd_; }
 
+    // Datagrams arriving on these interfaces are dropped in the kernel, before they take room in
+    // the socket buffer (a classic BPF socket filter on the arrival ifindex): client-side
+    // unicasts to our address are read by capture, and a flood of them must not crowd out the
+    // servers' Relay-replies. Replaces the previous list; false and `err` on failure.
+    bool set_ignored_interfaces(const std::vector<unsigned>& ifindexes, std::string& err);
+    // Datagrams the filter has kept off the socket are not visible here; those that got through
+    // from an ignored interface anyway (before the filter was set) are dropped by the caller.
+
+    // Reads the error queue (ICMPv6 errors for what we sent) without blocking. Must be called
+    // when poll() reports POLLERR, which it keeps doing while the queue is not empty.
+    size_t read_errors(std::vector<SendError>& out, size_t max = 64);
+
     // Receives up to `max` datagrams without blocking; returns how many (0 when none).
     size_t recv_batch(std::vector<Datagram>& out, size_t max);
-    // Sends datagrams; returns how many were sent. Failures are counted in send_errors().
-    size_t send_batch(const std::vector<Datagram>& msgs);
+    // Sends datagrams; returns how many were sent. Each datagram's `error` says whether it was;
+    // failures are also counted in send_errors().
+    size_t send_batch(std::vector<Datagram>& msgs);
     uint64_t send_errors() const { return send_errors_; }
     const std::string& last_error() const { return last_error_; }
 

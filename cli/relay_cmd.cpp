@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <random>
 #include <spdlog/spdlog.h>
 
 #include "capture/netif.h"
@@ -19,14 +20,16 @@ namespace {
 
 Ip6Addr parse_addr(const std::string& opt, const std::string& text) {
     auto a = Ip6Addr::parse(text);
-    if (!a) fail(opt, "'" + text + "': not an IPv6 address");
+    if (!a) fail(opt, "'" + text + "': not an IPv6 address", text);
     return *a;
 }
 
 struct RelayArgs {
     std::vector<std::string> client_ifaces, servers, link_addresses;
-    std::string upstream_iface, source_address, remote_id, write, log_level = "info", config;
+    std::string upstream_iface, source_address, remote_id, write, log_level = "info", config, user;
     std::string in, out;  // replay
+    std::string rate_limit_mac, rate_limit_port, rate_limit_log;  // flood limits, RATE[/BURST]
+    size_t mac_table_size = limits::Config{}.mac_table_size;
 };
 
 po::options_description relay_options(RelayArgs& a, bool replay) {
@@ -43,9 +46,21 @@ po::options_description relay_options(RelayArgs& a, bool replay) {
         ("interface-id", "always add option 18 (Interface-ID: the interface name)")
         ("no-client-link-layer", "do not add option 79 (Client Link-Layer Address)")
         ("remote-id", po::value(&a.remote_id), "ENTERPRISE:HEX: add option 37 (Remote-ID)")
-        ("write", po::value(&a.write), replay ? "(live mode only)" : "record what is received and sent to a pcap file")
+        ("rate-limit-mac", po::value(&a.rate_limit_mac),
+         "RATE[/BURST]: client messages per second per client MAC and port (default 20/100; 0 off)")
+        ("rate-limit-port", po::value(&a.rate_limit_port),
+         "RATE[/BURST]: client messages per second per client interface (default 10000/20000; 0 off)")
+        ("rate-limit-log", po::value(&a.rate_limit_log),
+         "RATE[/BURST]: ADDR-REG-INFORM info lines per second per client interface (default 100/1000; 0 off)")
+        ("mac-table-size", po::value(&a.mac_table_size),
+         "entries of the per-MAC rate table, all interfaces together (default 4096; fixed memory)")
         ("log-level", po::value(&a.log_level), "trace, debug, info, warn, error or off (default info)")
         ("config", po::value(&a.config), "read options from FILE (key = value lines, same keys)");
+    if (!replay)
+        d.add_options()
+            ("write", po::value(&a.write), "record what is received and sent to a pcap file")
+            ("user", po::value(&a.user),
+             "started as root: run as USER with CAP_NET_RAW only (default regrelay, else nobody)");
     if (replay)
         d.add_options()
             ("in", po::value(&a.in), "input capture")
@@ -55,8 +70,9 @@ po::options_description relay_options(RelayArgs& a, bool replay) {
 }
 
 // Builds the engine configuration shared by live mode and replay.
-relay::Config build_config(const RelayArgs& a, const po::variables_map& vm, bool live,
-                           std::vector<unsigned>* ifindex) {
+// Live mode does not look interfaces up here: one may be absent or down at start (boot order),
+// and the daemon follows them. `fixed` gets, per port, whether --link-address names its link.
+relay::Config build_config(const RelayArgs& a, const po::variables_map& vm, bool live, std::vector<bool>* fixed) {
     relay::Config cfg;
     std::vector<std::string> names = a.client_ifaces;
     if (names.empty()) {
@@ -65,38 +81,37 @@ relay::Config build_config(const RelayArgs& a, const po::variables_map& vm, bool
     }
     for (const auto& n : names) {
         for (const auto& p : cfg.ports)
-            if (p.name == n) fail("client-iface", n + ": given twice");
+            if (p.name == n) fail("client-iface", n + ": given twice", n);
         relay::ClientPort p;
         p.name = n;
-        if (live) {
-            auto itf = capture::find_interface(n);
-            if (!itf) fail("client-iface", n + ": no such interface");
-            ifindex->push_back(itf->index);
-            if (auto g = itf->routable_address()) p.link_address = *g;
-            if (auto ll = itf->link_local()) p.link_local = *ll;
-            if (itf->mac) p.mac = *itf->mac;
-        } else {
-            p.link_local = *Ip6Addr::parse("fe80::1");
-        }
+        if (n.empty() || n.size() > 15 || n.find_first_of("/ \t") != std::string::npos)
+            fail("client-iface", "'" + n + "': not an interface name", n);
+        if (!live) p.link_local = *Ip6Addr::parse("fe80::1");
         cfg.ports.push_back(std::move(p));
     }
     for (const auto& la : a.link_addresses) {
         auto eq = la.find('=');
-        if (eq == std::string::npos) fail("link-address", "'" + la + "': expected IF=ADDR");
+        if (eq == std::string::npos) fail("link-address", "'" + la + "': expected IF=ADDR", la);
         std::string ifn = la.substr(0, eq);
         Ip6Addr addr = parse_addr("link-address", la.substr(eq + 1));
-        if (!addr.is_routable_unicast()) fail("link-address", "'" + la + "': needs a global or unique-local address");
+        if (!addr.is_routable_unicast()) fail("link-address", "'" + la + "': needs a global or unique-local address", la);
         bool found = false;
-        for (auto& p : cfg.ports)
-            if (p.name == ifn) {
-                p.link_address = addr;
+        for (size_t i = 0; i < cfg.ports.size(); ++i)
+            if (cfg.ports[i].name == ifn) {
+                cfg.ports[i].link_address = addr;
+                if (fixed) {
+                    fixed->resize(cfg.ports.size());
+                    (*fixed)[i] = true;
+                }
                 found = true;
             }
-        if (!found) fail("link-address", "'" + la + "': " + ifn + " is not a --client-iface");
+        if (!found) fail("link-address", "'" + la + "': " + ifn + " is not a --client-iface", la);
     }
     for (const auto& s : a.servers) {
         Ip6Addr addr = parse_addr("server", s);
-        if (addr.is_unspecified()) fail("server", "'" + s + "': not a usable destination");
+        if (addr.is_unspecified()) fail("server", "'" + s + "': not a usable destination", s);
+        for (const auto& prev : cfg.servers)
+            if (prev == addr) fail("server", "'" + s + "': given twice (" + addr.str() + ")", s);
         cfg.servers.push_back(addr);
     }
     if (!a.source_address.empty()) cfg.source_address = parse_addr("source-address", a.source_address);
@@ -119,35 +134,78 @@ relay::Config build_config(const RelayArgs& a, const po::variables_map& vm, bool
     }
     cfg.always_interface_id = vm.count("interface-id") > 0;
     cfg.client_link_layer = vm.count("no-client-link-layer") == 0;
+    // Flood limits (docs/relay.md, "Flood limits"). Live mode hashes the per-MAC table with a
+    // random seed; replay with a fixed one (deterministic output).
+    auto rate = [](const char* opt, const std::string& text, limits::Rate& r) {
+        if (text.empty()) return;
+        auto v = limits::parse_rate(text);
+        if (!v) fail(opt, "'" + text + "': expected RATE or RATE/BURST (RATE 0-10000000, BURST 1-100000000)");
+        r = *v;
+    };
+    rate("rate-limit-mac", a.rate_limit_mac, cfg.limits.per_mac);
+    rate("rate-limit-port", a.rate_limit_port, cfg.limits.per_port);
+    rate("rate-limit-log", a.rate_limit_log, cfg.limits.log_lines);
+    if (a.mac_table_size < 16 || a.mac_table_size > (1u << 22))
+        fail("mac-table-size", std::to_string(a.mac_table_size) + ": must be 16-4194304");
+    cfg.limits.mac_table_size = a.mac_table_size;
+    if (live) cfg.limits.seed = uint64_t(std::random_device{}()) << 32 | std::random_device{}();
     return cfg;
 }
 
 }  // namespace
 
-int relay_main(int argc, char** argv) {
+// Everything `regrelay relay` takes from its command line and configuration file, checked.
+// Throws UsageError. False after --help.
+bool daemon_options(int argc, char** argv, bool first, relay::DaemonOptions& opt) {
     RelayArgs a;
     auto desc = relay_options(a, false);
+    po::variables_map vm;
+    Origins origins;
     try {
-        po::variables_map vm;
-        if (!parse_args(argc, argv, desc, vm, a.config)) return 0;
-        setup_logging(a.log_level);
-        relay::DaemonOptions opt;
-        opt.engine = build_config(a, vm, true, &opt.port_ifindex);
+        if (!parse_args(argc, argv, desc, vm, origins)) return false;
+        if (first) setup_logging(a.log_level);
+        else if (spdlog::level::from_str(a.log_level) == spdlog::level::off && a.log_level != "off")
+            fail("log-level", "'" + a.log_level + "': not a level");
+        opt = {};
+        opt.engine = build_config(a, vm, true, &opt.fixed_link_address);
+        opt.fixed_link_address.resize(opt.engine.ports.size());
         opt.engine.verify_udp_checksum = false;  // offloaded checksums on veth/tap (see engine.h)
         if (opt.engine.servers.empty() && a.upstream_iface.empty())
             fail("upstream-iface", "is required when no --server is given (Relay-forwards go to ff05::1:3 on it)");
-        if (!a.upstream_iface.empty()) {
-            auto up = capture::find_interface(a.upstream_iface);
-            if (!up) fail("upstream-iface", a.upstream_iface + ": no such interface");
-            opt.upstream_iface = up->name;
-            opt.upstream_ifindex = up->index;
-        }
-        opt.engine.local_addresses = capture::host_addresses();
+        opt.upstream_iface = a.upstream_iface;
         const Ip6Addr& sa = opt.engine.source_address;
-        if (!sa.is_unspecified() && std::find(opt.engine.local_addresses.begin(), opt.engine.local_addresses.end(),
-                                              sa) == opt.engine.local_addresses.end())
-            fail("source-address", sa.str() + ": not an address of this host");
+        if (!sa.is_unspecified()) {
+            if (!sa.is_routable_unicast())
+                fail("source-address", sa.str() + ": needs a global or unique-local address (servers answer to it)");
+            auto local = capture::host_addresses();
+            if (std::find(local.begin(), local.end(), sa) == local.end())
+                fail("source-address", sa.str() + ": not an address of this host");
+        }
         opt.write_path = a.write;
+        opt.user = a.user;
+        opt.log_level = a.log_level;
+        opt.config_path = a.config;
+    } catch (UsageError& e) {
+        e.msg = locate(e, origins);  // FILE:LINE for a value from the configuration file
+        e.opt.clear();
+        throw;
+    }
+    return true;
+}
+
+int relay_main(int argc, char** argv) {
+    try {
+        relay::DaemonOptions opt;
+        if (!daemon_options(argc, argv, true, opt)) return 0;
+        if (!opt.config_path.empty())
+            opt.reload = [argc, argv](relay::DaemonOptions& out, std::string& err) {
+                try {
+                    return daemon_options(argc, argv, false, out);
+                } catch (const UsageError& e) {
+                    err = e.msg;
+                    return false;
+                }
+            };
         return relay::run_daemon(std::move(opt));
     } catch (const UsageError& e) {
         std::fprintf(stderr, "regrelay relay: %s\n", e.msg.c_str());
@@ -158,9 +216,13 @@ int relay_main(int argc, char** argv) {
 int replay_main(int argc, char** argv) {
     RelayArgs a;
     auto desc = relay_options(a, true);
+    // --write is accepted (to refuse it with a reason below) but not shown in --help.
+    po::options_description all;
+    all.add(desc).add_options()("write", po::value(&a.write));
+    Origins origins;
     try {
         po::variables_map vm;
-        if (!parse_args(argc, argv, desc, vm, a.config)) return 0;
+        if (!parse_args(argc, argv, all, vm, origins, &desc)) return 0;
         if (a.in.empty()) fail("in", "is required: the capture to replay");
         if (a.out.empty()) fail("out", "is required: where to write what the relay sends");
         if (!a.write.empty()) fail("write", "is for live mode; replay writes to --out");
@@ -183,7 +245,7 @@ int replay_main(int argc, char** argv) {
         spdlog::info("counters:\n{}", counters);
         return 0;
     } catch (const UsageError& e) {
-        std::fprintf(stderr, "regrelay replay: %s\n", e.msg.c_str());
+        std::fprintf(stderr, "regrelay replay: %s\n", locate(e, origins).c_str());
         return 2;
     }
 }

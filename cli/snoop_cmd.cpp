@@ -2,6 +2,8 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <spdlog/spdlog.h>
+#include <random>
 
 #include "capture/netif.h"
 #include "cli/commands.h"
@@ -13,9 +15,15 @@ namespace po = boost::program_options;
 
 namespace regrelay::cli {
 
-int snoop_main(int argc, char** argv) {
+namespace {
+
+// Everything `regrelay snoop` takes from its command line and configuration file, checked.
+// Throws UsageError. Returns 1 to run, 0 after --help or --print-filters.
+int snoop_options(int argc, char** argv, bool first, snoop::DaemonOptions& opt) {
     std::vector<std::string> client_ports, trusted_ports;
-    std::string uplink, write, log_level = "info", config;
+    std::string uplink, write, log_level = "info", config, user;
+    std::string rate_limit_mac, rate_limit_port, rate_limit_log;  // flood limits, RATE[/BURST]
+    size_t mac_table_size = limits::Config{}.mac_table_size;
     po::options_description desc(
         "usage: regrelay snoop --client-port IF [--client-port IF ...] --uplink IF [--trusted-port IF ...]\n\n"
         "A Lightweight DHCPv6 Relay Agent (RFC 6221): client messages on client ports go to the uplink as\n"
@@ -26,41 +34,94 @@ int snoop_main(int argc, char** argv) {
         ("uplink", po::value(&uplink), "trusted port toward the DHCPv6 relay or server")
         ("trusted-port", po::value(&trusted_ports)->composing(), "another trusted port (repeatable)")
         ("no-client-link-layer", "do not add option 79 (Client Link-Layer Address)")
+        ("rate-limit-mac", po::value(&rate_limit_mac),
+         "RATE[/BURST]: client messages per second per client MAC and port (default 20/100; 0 off)")
+        ("rate-limit-port", po::value(&rate_limit_port),
+         "RATE[/BURST]: client messages per second per client-facing port (default 10000/20000; 0 off)")
+        ("rate-limit-log", po::value(&rate_limit_log),
+         "RATE[/BURST]: ADDR-REG-INFORM info lines per second per port (default 100/1000; 0 off)")
+        ("mac-table-size", po::value(&mac_table_size),
+         "entries of the per-MAC rate table, all ports together (default 4096; fixed memory)")
         ("install-filters", "install the nftables bridge rules (deploy/snoop-filters.nft) and remove them on exit")
-        ("print-filters", "print the nftables rules for the client ports and exit")
+        ("print-filters", "print the nftables rules for these ports and exit")
         ("write", po::value(&write), "record what is received and injected to a pcap file")
         ("log-level", po::value(&log_level), "trace, debug, info, warn, error or off (default info)")
         ("config", po::value(&config), "read options from FILE (key = value lines, same keys)")
+        ("user", po::value(&user),
+         "started as root: run as USER with CAP_NET_RAW and CAP_NET_ADMIN only (default regrelay, else nobody)")
         ("help,h", "show this help");
+    Origins origins;
     try {
         po::variables_map vm;
-        if (!parse_args(argc, argv, desc, vm, config)) return 0;
+        if (!parse_args(argc, argv, desc, vm, origins)) return 0;
         if (client_ports.empty()) fail("client-port", "is required: name at least one client-facing port");
+        if (uplink.empty()) fail("uplink", "is required: the port toward the DHCPv6 relay or server");
         if (vm.count("print-filters")) {
-            std::cout << snoop::filter_ruleset(client_ports);
+            std::cout << snoop::filter_ruleset({client_ports, trusted_ports, uplink});
             return 0;
         }
-        if (uplink.empty()) fail("uplink", "is required: the port toward the DHCPv6 relay or server");
-        setup_logging(log_level);
-        snoop::DaemonOptions opt;
+        if (first) setup_logging(log_level);
+        else if (spdlog::level::from_str(log_level) == spdlog::level::off && log_level != "off")
+            fail("log-level", "'" + log_level + "': not a level");
+        opt = {};
         auto add = [&](const std::string& optname, const std::string& name, snoop::Role role) {
             for (const auto& p : opt.engine.ports)
-                if (p.name == name) fail(optname, name + ": already named as another port");
-            auto itf = capture::find_interface(name);
-            if (!itf) fail(optname, name + ": no such interface");
+                if (p.name == name) fail(optname, name + ": already named as another port", name);
+            // Not looked up here: a port may be absent or down at start; the daemon follows it.
+            if (name.empty() || name.size() > 15 || name.find_first_of("/ \t") != std::string::npos)
+                fail(optname, "'" + name + "': not an interface name", name);
             snoop::Port p;
             p.name = name;
             p.role = role;
             opt.engine.ports.push_back(std::move(p));
-            opt.ifindex.push_back(itf->index);
         };
         for (const auto& n : client_ports) add("client-port", n, snoop::Role::kClient);
         add("uplink", uplink, snoop::Role::kUplink);
         for (const auto& n : trusted_ports) add("trusted-port", n, snoop::Role::kTrusted);
         opt.engine.client_link_layer = vm.count("no-client-link-layer") == 0;
+        // Flood limits (docs/snoop.md, "Flood limits"); the per-MAC table's hash seed is random.
+        auto rate = [](const char* o, const std::string& text, limits::Rate& r) {
+            if (text.empty()) return;
+            auto v = limits::parse_rate(text);
+            if (!v) fail(o, "'" + text + "': expected RATE or RATE/BURST (RATE 0-10000000, BURST 1-100000000)");
+            r = *v;
+        };
+        rate("rate-limit-mac", rate_limit_mac, opt.engine.limits.per_mac);
+        rate("rate-limit-port", rate_limit_port, opt.engine.limits.per_port);
+        rate("rate-limit-log", rate_limit_log, opt.engine.limits.log_lines);
+        if (mac_table_size < 16 || mac_table_size > (1u << 22))
+            fail("mac-table-size", std::to_string(mac_table_size) + ": must be 16-4194304");
+        opt.engine.limits.mac_table_size = mac_table_size;
+        opt.engine.limits.seed = uint64_t(std::random_device{}()) << 32 | std::random_device{}();
         opt.engine.verify_udp_checksum = false;  // offloaded checksums on veth/tap (see relay/engine.h)
         opt.install_filters = vm.count("install-filters") > 0;
         opt.write_path = write;
+        opt.user = user;
+        opt.log_level = log_level;
+        opt.config_path = config;
+        return 1;
+    } catch (UsageError& e) {
+        e.msg = locate(e, origins);  // FILE:LINE for a value from the configuration file
+        e.opt.clear();
+        throw;
+    }
+}
+
+}  // namespace
+
+int snoop_main(int argc, char** argv) {
+    try {
+        snoop::DaemonOptions opt;
+        if (snoop_options(argc, argv, true, opt) == 0) return 0;
+        if (!opt.config_path.empty())
+            opt.reload = [argc, argv](snoop::DaemonOptions& out, std::string& err) {
+                try {
+                    return snoop_options(argc, argv, false, out) == 1;
+                } catch (const UsageError& e) {
+                    err = e.msg;
+                    return false;
+                }
+            };
         return snoop::run_daemon(std::move(opt));
     } catch (const UsageError& e) {
         std::fprintf(stderr, "regrelay snoop: %s\n", e.msg.c_str());

@@ -1,7 +1,14 @@
 // Live relay mode: captures client ports with libpcap, talks to servers over a UDP socket on
 // port 547, and drives the pure engine. All I/O of relay mode is here.
+//
+// It follows its interfaces through rtnetlink (a client interface may be absent or down at
+// start, flap, be recreated or renumbered), serves the server socket and every client capture
+// in bounded batches per wake-up (a flooded port cannot starve the reply path), reloads its
+// configuration on SIGHUP, holds one instance lock per client interface, and, started as root,
+// runs as an unprivileged user with CAP_NET_RAW only.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,12 +17,17 @@
 namespace regrelay::relay {
 
 struct DaemonOptions {
-    Config engine;                       // ports filled with names and link-addresses
-    std::vector<unsigned> port_ifindex;  // per client port
+    Config engine;                       // ports named; link_address set where configured
+    std::vector<bool> fixed_link_address;  // per port: --link-address given (not followed)
     std::string upstream_iface;          // for the ff05::1:3 multicast; may be empty with --server
-    unsigned upstream_ifindex = 0;
     std::string write_path;              // --write: a pcap of what is received and sent
     int rcvbuf_bytes = 32 << 20;
+    std::string user;                    // --user (empty: regrelay, else nobody)
+    std::string log_level = "info";
+    // Rebuilds the options from the command line and the configuration file (SIGHUP). Empty
+    // when there is no --config file. False and `err` ("FILE:LINE: ...") when it is invalid.
+    std::function<bool(DaemonOptions& out, std::string& err)> reload;
+    std::string config_path;             // for log lines
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit status.

@@ -6,11 +6,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
 #include "capture/control.h"
+#include "capture/instance.h"
+#include "capture/live_ports.h"
+#include "capture/netlink.h"
+#include "capture/notify.h"
 #include "capture/packet_io.h"
+#include "capture/privileges.h"
+#include "dhcp6/print.h"
 #include "snoop/filters.h"
 
 namespace regrelay::snoop {
@@ -31,20 +38,21 @@ void log_actions(const Config& cfg, const Actions& a) {
         if (spdlog::should_log(spdlog::level::debug))
             spdlog::debug("drop {} on {}: {}{} from {}{}", a.msg_type ? msg_type_label(a.msg_type) : "frame",
                           name(a.port), drop_name(a.drop),
-                          a.drop == Drop::kBadFrame ? "/" + std::string(frame::drop_name(a.frame_drop)) : "",
+                          a.drop == Drop::kBadFrame ? std::string(1, '/').append(frame::drop_name(a.frame_drop)) : "",
                           a.peer.str(), a.client_mac ? " mac " + a.client_mac->str() : "");
         return;
     }
     if (!a.emit) return;
     const bool up = cfg.ports[size_t(a.out_port)].role == Role::kUplink;
-    if (up && a.msg_type == msg::kAddrRegInform && a.hop_count == 0 && spdlog::should_log(spdlog::level::info)) {
-        std::string duid = "-", addr = a.peer.str();
+    if (up && a.msg_type == msg::kAddrRegInform && a.hop_count == 0 && !a.log_suppressed &&
+        spdlog::should_log(spdlog::level::info)) {
+        // The IA Address(es) the message carries, never the source address in their place.
+        std::string duid = "-", addr = "address [malformed message]";
         if (auto m = decode_client(a.message)) {
             if (const Option* o = find_option(m->options, opt::kClientId)) duid = hex(o->data);
-            if (const Option* o = find_option(m->options, opt::kIaAddr))
-                if (auto ia = as_ia_addr(*o)) addr = ia->addr.str();
+            addr = registered_addresses(m->options);
         }
-        spdlog::info("ADDR-REG-INFORM address {} mac {} duid {} port {} source {} xid 0x{:06x}", addr,
+        spdlog::info("ADDR-REG-INFORM {} mac {} duid {} port {} source {} xid 0x{:06x}", addr,
                      a.client_mac ? a.client_mac->str() : "-", duid, name(a.port), a.peer.str(), a.xid);
     }
     if (spdlog::should_log(spdlog::level::debug)) {
@@ -58,134 +66,338 @@ void log_actions(const Config& cfg, const Actions& a) {
     }
 }
 
-int run_daemon(DaemonOptions opt) {
-    Engine engine(opt.engine);
-    const Config& cfg = engine.config();
+namespace {
 
-    const int sfd = capture::control_signal_fd();
+constexpr uint64_t kSecond = 1000000000;
+constexpr uint64_t kResyncInterval = 30 * kSecond;
+constexpr int kMaxRounds = 16;
 
-    std::vector<std::unique_ptr<capture::PacketSource>> sources;
-    std::vector<std::unique_ptr<capture::PacketSink>> injectors;
+class SnoopDaemon {
+public:
+    explicit SnoopDaemon(DaemonOptions opt)
+        : opt_(std::move(opt)),
+          tracker_("snoop", capture::PortHooks{
+                                [this](size_t idx, capture::LivePort& p, const capture::Interface& i,
+                                       std::string& e) { return open_port(idx, p, i, e); },
+                                nullptr}) {}
+    int run();
+
+private:
+    bool open_port(size_t idx, capture::LivePort& p, const capture::Interface& itf, std::string& err);
+    size_t serve(size_t i);
+    void record(const capture::Timestamp& ts, unsigned ifindex, uint8_t dir, int linktype, Bytes frame);
+    std::string report() const;
+    bool take_locks(const Config& cfg, std::string& err);
+    void reload();
+    bool open_write(std::string& err);
+
+    DaemonOptions opt_;
+    std::unique_ptr<Engine> engine_;
+    capture::PortTracker tracker_;
+    capture::LinkMonitor monitor_;
+    capture::InstanceLocks locks_;
+    capture::Notifier notify_;  // systemd Type=notify (no-op without NOTIFY_SOCKET)
+    std::unique_ptr<capture::PacketSink> rec_;
+    std::vector<uint8_t> recbuf_;
+    uint64_t inject_errors_ = 0, record_errors_ = 0;
+    std::string last_inject_error_;
+    bool filters_installed_ = false;
+    bool log_debug_ = false;
+    uint64_t now_ = 0;
+    Actions a_;
+};
+
+bool SnoopDaemon::open_port(size_t idx, capture::LivePort& p, const capture::Interface&, std::string& err) {
     capture::LiveOptions lo;
     lo.nonblocking = true;
     lo.timeout_ms = 10;
-    std::string err;
-    for (const auto& p : cfg.ports) {
-        auto src = capture::open_live(p.name, lo, err);
-        if (!src) {
-            spdlog::error("{} port {}: {}", role_name(p.role), p.name, err);
-            return 1;
-        }
-        auto inj = capture::open_injector(p.name, err);
-        if (!inj) {
-            spdlog::error("{} port {}: injection: {}", role_name(p.role), p.name, err);
-            return 1;
-        }
-        sources.push_back(std::move(src));
-        injectors.push_back(std::move(inj));
+    p.src = capture::open_live(p.name, lo, err);
+    if (!p.src) {
+        if (err.find("ermission") != std::string::npos || err.find("not permitted") != std::string::npos)
+            err += " (capturing needs " + capture::capability_name(capture::kCapNetRaw) + ")";
+        return false;
     }
+    p.sink = capture::open_injector(p.name, err);
+    if (!p.sink) {
+        err = "injection: " + err;
+        return false;
+    }
+    const Port& cp = engine_->config().ports[idx];
+    spdlog::info("snooping {} port {} (interface-id \"{}\")", role_name(cp.role), cp.name,
+                 std::string(cp.interface_id.begin(), cp.interface_id.end()));
+    return true;
+}
 
-    std::unique_ptr<capture::PacketSink> rec;
-    if (!opt.write_path.empty()) {
-        rec = capture::open_pcap_writer(opt.write_path, frame::kLinkLinuxSll2, err);
-        if (!rec) {
-            spdlog::error("--write: {}", err);
-            return 1;
+void SnoopDaemon::record(const capture::Timestamp& ts, unsigned ifindex, uint8_t dir, int linktype, Bytes frame) {
+    recbuf_.clear();
+    if (!frame::append_sll2_from_capture(recbuf_, ifindex, dir, linktype, frame) || !rec_->write(ts, recbuf_))
+        ++record_errors_;
+}
+
+size_t SnoopDaemon::serve(size_t i) {
+    capture::LivePort& p = tracker_.ports()[i];
+    if (!p.open()) return 0;
+    capture::Packet pkt;
+    size_t k = 0;
+    for (; k < kBatch; ++k) {
+        capture::ReadStatus st = p.src->next(pkt);
+        if (st != capture::ReadStatus::kPacket) {
+            if (st == capture::ReadStatus::kError) {
+                tracker_.capture_failed(i, p.src->error(), now_);
+                return 0;
+            }
+            break;
+        }
+        const int lt = p.src->linktype();
+        engine_->on_frame(int(i), pkt.data, lt, a_);
+        if (rec_) record(pkt.ts, p.ifindex, frame::kSllHost, lt, pkt.data);
+        if (!a_.emit) {
+            if (a_.drop != Drop::kNone || log_debug_) log_actions(engine_->config(), a_);
+            continue;
+        }
+        capture::LivePort& out = tracker_.ports()[size_t(a_.out_port)];
+        if (!out.sink) {
+            ++inject_errors_;
+            last_inject_error_ = "interface " + out.name + " is not up";
+            if (log_debug_)
+                spdlog::debug("{} from {} NOT injected: {} is not up", dhcp6::msg_type_label(a_.msg_type), p.name,
+                              out.name);
+            continue;
+        }
+        if (!out.sink->write(pkt.ts, a_.frame)) {
+            ++inject_errors_;
+            last_inject_error_ = out.sink->error();
+            if (log_debug_)
+                spdlog::debug("{} from {} NOT injected on {}: {}", dhcp6::msg_type_label(a_.msg_type), p.name,
+                              out.name, last_inject_error_);
+            continue;
+        }
+        // Logged once injected: a line never claims what did not happen.
+        if (a_.msg_type == dhcp6::msg::kAddrRegInform || log_debug_) log_actions(engine_->config(), a_);
+        if (rec_) record(capture::now(), out.ifindex, frame::kSllOutgoing, frame::kLinkEthernet, a_.frame);
+    }
+    if (k) tracker_.capture_ok(i);
+    return k;
+}
+
+std::string SnoopDaemon::report() const {
+    std::string r = engine_->counters_report();
+    std::string kd;
+    for (const auto& p : tracker_.ports()) {
+        uint64_t d = 0;
+        if (p.src && p.src->kernel_drops(d)) kd += " " + p.name + "=" + std::to_string(d);
+    }
+    if (!kd.empty()) r += "capture kernel-drops" + kd + "\n";
+    r += tracker_.report();
+    if (inject_errors_)
+        r += "injection errors " + std::to_string(inject_errors_) + " (last: " + last_inject_error_ + ")\n";
+    if (record_errors_) r += "--write: " + std::to_string(record_errors_) + " frames not recorded\n";
+    return r;
+}
+
+bool SnoopDaemon::take_locks(const Config& cfg, std::string& err) {
+    for (const auto& p : cfg.ports)
+        if (!locks_.acquire("snoop", p.name, err)) return false;
+    return true;
+}
+
+bool SnoopDaemon::open_write(std::string& err) {
+    rec_.reset();
+    if (opt_.write_path.empty()) return true;
+    rec_ = capture::open_pcap_writer(opt_.write_path, frame::kLinkLinuxSll2, err);
+    return rec_ != nullptr;
+}
+
+void SnoopDaemon::reload() {
+    std::string err;
+    notify_.reloading();
+    if (!opt_.reload) {
+        spdlog::info("SIGHUP: no --config file to reload; reopening files");
+    } else {
+        DaemonOptions next;
+        if (!opt_.reload(next, err) || !take_locks(next.engine, err)) {
+            spdlog::error("reload failed: {}; keeping the running configuration", err);
+        } else {
+            std::vector<std::string> names;
+            for (const auto& p : next.engine.ports) names.push_back(p.name);
+            for (const auto& p : engine_->config().ports)
+                if (std::find(names.begin(), names.end(), p.name) == names.end()) locks_.release("snoop", p.name);
+            const FilterPorts before = FilterPorts::of(engine_->config()), after = FilterPorts::of(next.engine);
+            const bool filters_changed = before.client != after.client || before.trusted != after.trusted ||
+                                         before.uplink != after.uplink || next.install_filters != filters_installed_;
+            next.reload = std::move(opt_.reload);
+            next.user = opt_.user;
+            opt_ = std::move(next);
+            if (auto lvl = spdlog::level::from_str(opt_.log_level); lvl != spdlog::level::off || opt_.log_level == "off")
+                spdlog::set_level(lvl);
+            log_debug_ = spdlog::should_log(spdlog::level::debug);
+            auto e = std::make_unique<Engine>(opt_.engine);
+            e->adopt_counters(*engine_);
+            engine_ = std::move(e);
+            engine_->advance(now_);
+            tracker_.set_names(names, now_);
+            if (filters_changed) {
+                if (filters_installed_ && !opt_.install_filters) {
+                    if (remove_filters(err)) filters_installed_ = false;
+                    else spdlog::error("removing nftables table bridge {}: {}", kFilterTable, err);
+                } else if (opt_.install_filters) {
+                    if (install_filters(FilterPorts::of(engine_->config()), err)) filters_installed_ = true;
+                    else spdlog::error("--install-filters: {}", err);
+                }
+            }
+            spdlog::info("configuration reloaded from {}: {} ports", opt_.config_path, names.size());
         }
     }
-    std::vector<std::string> clients;
-    for (const auto& p : cfg.ports)
-        if (p.role == Role::kClient) clients.push_back(p.name);
-    if (opt.install_filters) {
-        if (!install_filters(clients, err)) {
+    if (!opt_.write_path.empty()) {
+        if (!open_write(err)) spdlog::error("--write: reopening {}: {}", opt_.write_path, err);
+        else spdlog::info("--write: reopened {}", opt_.write_path);
+    }
+    notify_.ready("snooping on " + std::to_string(engine_->config().ports.size()) + " ports");
+}
+
+int SnoopDaemon::run() {
+    std::string err;
+    log_debug_ = spdlog::should_log(spdlog::level::debug);
+    std::vector<int> needed = {capture::kCapNetRaw};
+    if (opt_.install_filters) needed.push_back(capture::kCapNetAdmin);
+    if (int c = capture::missing_capability(needed); c >= 0) {
+        spdlog::error("regrelay snoop needs {} ({}): run it as root or grant the capability",
+                      capture::capability_name(c),
+                      c == capture::kCapNetRaw ? "to capture and inject on ports" : "to install nftables filters");
+        return 1;
+    }
+    // A second instance must fail here, before it could replace the first one's filters.
+    if (!take_locks(opt_.engine, err)) {
+        spdlog::error("{}", err);
+        return 1;
+    }
+    const int sfd = capture::control_signal_fd();
+    if (!monitor_.open(err)) {
+        spdlog::error("{}", err);
+        return 1;
+    }
+    now_ = capture::monotonic_ns();
+    engine_ = std::make_unique<Engine>(opt_.engine);
+    engine_->advance(now_);
+    if (!open_write(err)) {
+        spdlog::error("--write: {}", err);
+        return 1;
+    }
+    if (opt_.install_filters) {
+        if (!install_filters(FilterPorts::of(engine_->config()), err)) {
             spdlog::error("--install-filters: {}", err);
             return 1;
         }
+        filters_installed_ = true;
         spdlog::info("installed nftables table bridge {} for client ports", kFilterTable);
     }
-    for (const auto& p : cfg.ports)
-        spdlog::info("snooping {} port {} (interface-id \"{}\")", role_name(p.role), p.name,
-                     std::string(p.interface_id.begin(), p.interface_id.end()));
+    std::vector<std::string> names;
+    for (const auto& p : engine_->config().ports) names.push_back(p.name);
+    tracker_.set_names(names, now_);
+
+    // Kept: capture and injection reopen (CAP_NET_RAW), the filters' reinstall and removal
+    // (CAP_NET_ADMIN).
+    capture::DropResult dr;
+    if (!capture::drop_privileges(opt_.user, {capture::kCapNetAdmin, capture::kCapNetRaw}, dr, err)) {
+        spdlog::error("dropping privileges: {}", err);
+        if (filters_installed_) remove_filters(err);
+        return 1;
+    }
+    if (dr.dropped)
+        spdlog::info("dropped privileges to user {} (uid {}, gid {}), keeping {} and {}", dr.user, dr.uid, dr.gid,
+                     capture::capability_name(capture::kCapNetAdmin), capture::capability_name(capture::kCapNetRaw));
+    notify_.ready("snooping on " + std::to_string(engine_->config().ports.size()) + " ports");
 
     std::vector<pollfd> pfds;
-    for (auto& s : sources) pfds.push_back({s->selectable_fd(), POLLIN, 0});
-    pfds.push_back({sfd, POLLIN, 0});
-    const bool log_debug = spdlog::should_log(spdlog::level::debug);
-    Actions a;
-    std::vector<uint8_t> recbuf;
-    uint64_t inject_errors = 0, record_errors = 0;
-    std::string last_inject_error;
-    // The counters as logged on SIGUSR1 and at exit.
-    auto report = [&] {
-        std::string r = engine.counters_report() + capture::kernel_drops_report(sources);
-        if (inject_errors)
-            r += "injection errors " + std::to_string(inject_errors) + " (last: " + last_inject_error + ")\n";
-        if (record_errors) r += "--write: " + std::to_string(record_errors) + " frames not recorded\n";
-        return r;
-    };
+    std::vector<size_t> pfd_port;
+    uint64_t next_resync = now_ + kResyncInterval;
     bool running = true;
     while (running) {
-        int n = ::poll(pfds.data(), pfds.size(), 1000);
+        pfds.clear();
+        pfd_port.clear();
+        pfds.push_back({sfd, POLLIN, 0});
+        pfds.push_back({monitor_.fd(), POLLIN, 0});
+        for (size_t i = 0; i < tracker_.ports().size(); ++i)
+            if (tracker_.ports()[i].open()) {
+                pfds.push_back({tracker_.ports()[i].src->selectable_fd(), POLLIN, 0});
+                pfd_port.push_back(i);
+            }
+        int timeout = 1000;
+        if (uint64_t r = tracker_.next_retry_ns(); r) {
+            const uint64_t t = capture::monotonic_ns();
+            timeout = r <= t ? 0 : int(std::min<uint64_t>((r - t) / 1000000 + 1, 1000));
+        }
+        timeout = notify_.poll_timeout_ms(capture::monotonic_ns(), timeout);
+        int n = ::poll(pfds.data(), pfds.size(), timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
             spdlog::error("poll: {}", strerror(errno));
             break;
         }
-        for (size_t i = 0; i < sources.size(); ++i) {
-            if (!(pfds[i].revents & POLLIN)) continue;
-            capture::Packet p;
-            for (size_t k = 0; k < kBatch; ++k) {
-                capture::ReadStatus st = sources[i]->next(p);
-                if (st != capture::ReadStatus::kPacket) {
-                    if (st == capture::ReadStatus::kError)
-                        spdlog::error("{}: capture: {}", cfg.ports[i].name, sources[i]->error());
-                    break;
-                }
-                const int lt = sources[i]->linktype();
-                engine.on_frame(int(i), p.data, lt, a);
-                if (rec) {
-                    recbuf.clear();
-                    if (!frame::append_sll2_from_capture(recbuf, opt.ifindex[i], frame::kSllHost, lt, p.data) ||
-                        !rec->write(p.ts, recbuf))
-                        ++record_errors;
-                }
-                if (a.drop != Drop::kNone || a.msg_type == dhcp6::msg::kAddrRegInform || log_debug)
-                    log_actions(cfg, a);
-                if (!a.emit) continue;
-                if (!injectors[size_t(a.out_port)]->write(p.ts, a.frame)) {
-                    ++inject_errors;
-                    last_inject_error = injectors[size_t(a.out_port)]->error();
-                    continue;
-                }
-                if (rec) {
-                    recbuf.clear();
-                    if (!frame::append_sll2_from_capture(recbuf, opt.ifindex[size_t(a.out_port)], frame::kSllOutgoing,
-                                                        frame::kLinkEthernet, a.frame) ||
-                        !rec->write(capture::now(), recbuf))
-                        ++record_errors;
-                }
+        now_ = capture::monotonic_ns();
+        engine_->advance(now_);
+        notify_.tick(now_);  // WATCHDOG=1 while the loop turns
+        if (pfds[0].revents & POLLIN) {
+            capture::Controls c = capture::read_control(sfd);
+            if (c.report) spdlog::info("counters:\n{}", report());
+            if (c.reload) reload();
+            if (c.stop) {
+                spdlog::info("{} received, stopping", c.stop_signal);
+                break;
             }
         }
-        if (pfds.back().revents & POLLIN) {
-            std::string sig;
-            switch (capture::read_control(sfd, sig)) {
-                case capture::Control::kReport: spdlog::info("counters:\n{}", report()); break;
-                case capture::Control::kStop:
-                    spdlog::info("{} received, stopping", sig);
-                    running = false;
-                    break;
-                case capture::Control::kNone: break;
+        if (pfds[1].revents & POLLIN) {
+            auto ch = monitor_.drain();
+            if (ch.any()) {
+                tracker_.apply(ch, now_);
+                continue;
             }
         }
-        if (rec) rec->flush();
+        bool changed = false;
+        for (size_t k = 2; k < pfds.size(); ++k)
+            if (pfds[k].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+                tracker_.capture_failed(pfd_port[k - 2], "the socket reported an error (link down?)", now_);
+                changed = true;
+            }
+        if (changed) continue;
+        // Bounded batches per port, round robin: a flooded port cannot starve the others (the
+        // uplink, with the replies, among them).
+        std::vector<bool> busy(tracker_.ports().size(), false);
+        for (size_t k = 2; k < pfds.size(); ++k)
+            if (pfds[k].revents & POLLIN) busy[pfd_port[k - 2]] = true;
+        for (int round = 0; round < kMaxRounds; ++round) {
+            bool more = false;
+            for (size_t i = 0; i < busy.size() && i < tracker_.ports().size(); ++i) {
+                if (!busy[i]) continue;
+                busy[i] = serve(i) == kBatch;
+                more |= busy[i];
+            }
+            if (!more) break;
+        }
+        if (now_ >= next_resync || (tracker_.next_retry_ns() && tracker_.next_retry_ns() <= now_)) {
+            tracker_.sync_all(now_);
+            next_resync = now_ + kResyncInterval;
+        }
+        for (const auto& line : engine_->flood_report(now_)) spdlog::warn("{}", line);
+        if (rec_) rec_->flush();
     }
-    if (opt.install_filters) {
+    notify_.stopping();
+    for (const auto& line : engine_->flood_report(now_, true)) spdlog::warn("{}", line);
+    if (filters_installed_) {
         if (!remove_filters(err)) spdlog::error("removing nftables table bridge {}: {}", kFilterTable, err);
         else spdlog::info("removed nftables table bridge {}", kFilterTable);
     }
     spdlog::info("counters at exit:\n{}", report());
+    tracker_.set_names({}, now_);
     ::close(sfd);
     return 0;
+}
+
+}  // namespace
+
+int run_daemon(DaemonOptions opt) {
+    SnoopDaemon d(std::move(opt));
+    return d.run();
 }
 
 }  // namespace regrelay::snoop

@@ -1,6 +1,10 @@
-// Live snoop mode: libpcap on every port, libnet injection, optional nftables filters.
+// Live snoop mode: libpcap on every port, libnet injection, optional nftables filters. Ports are
+// followed through rtnetlink (absent, down, flapped, recreated), SIGHUP reloads the
+// configuration, one instance per port, and started as root it runs as an unprivileged user
+// with CAP_NET_RAW and CAP_NET_ADMIN only.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,9 +14,14 @@ namespace regrelay::snoop {
 
 struct DaemonOptions {
     Config engine;
-    std::vector<unsigned> ifindex;  // per port
     std::string write_path;
     bool install_filters = false;
+    std::string user;               // --user (empty: regrelay, else nobody)
+    std::string log_level = "info";
+    // Rebuilds the options from the command line and the configuration file (SIGHUP). Empty
+    // when there is no --config file. False and `err` ("FILE:LINE: ...") when it is invalid.
+    std::function<bool(DaemonOptions& out, std::string& err)> reload;
+    std::string config_path;
 };
 
 int run_daemon(DaemonOptions opt);

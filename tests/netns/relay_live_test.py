@@ -19,6 +19,9 @@ GROUP is one of:
            dropped, not unwrapped; SIGTERM exits 0 promptly
   pcap     the --write capture holds the client frames received and the Relay-forwards sent,
            read back by `regrelay decode --json` and by tshark
+  senderrors  a server without a route and one whose port 547 is closed: the failure is logged once
+           (rate-limited) naming the server and errno, counted per server (send-errors, icmp-errors for
+           the ICMPv6 port unreachable), and no debug line claims a Relay-forward went there
   nostate  100,000 distinct clients (MACs, link-locals; bursts of 200 frames at 8,000/s) through the
            relay: RSS stays within 1 MiB of RSS after a 10,000-client warm-up (no per-client state),
            and >= 99% of the clients reach the server
@@ -59,7 +62,7 @@ Checks = lib.Checks
 class Topology:
     """The three namespaces, the server's socket and the running relay."""
 
-    def __init__(self, lab, binary, log_level="debug", write=True, server_rcvbuf=0):
+    def __init__(self, lab, binary, log_level="debug", write=True, server_rcvbuf=0, extra=(), srv_addrs=()):
         self.lab = lab
         self.cli, self.rel, self.srv = lab.netns("cli"), lab.netns("rel"), lab.netns("srv")
         self.c_if, self.rc_if = lab.veth(self.cli, self.rel)
@@ -68,6 +71,8 @@ class Topology:
         self.rel.add_addr(self.ru_if, RELAY_UP + "/64")
         self.rel.forwarding(True)
         self.srv.add_addr(self.s_if, SERVER + "/64")
+        for a in srv_addrs:
+            self.srv.add_addr(self.s_if, a + "/64")
         self.srv.add_route("2001:db8:1::/64", via=RELAY_UP)
         self.cli.add_addr(self.c_if, CLIENT + "/64")
         self.cli.add_route("default", via=RELAY_LINK)
@@ -76,11 +81,14 @@ class Topology:
         self.client_ll = self.cli.link_local(self.c_if)
         self.c_ifindex = self.cli.ifindex(self.c_if)
         self.relay_ll = self.rel.link_local(self.rc_if)
-        self.server = self.srv.udp("::", lib.PORT_SERVER, rcvbuf=server_rcvbuf)
+        # With extra addresses on the server host, only SERVER listens: the others answer
+        # ICMPv6 port unreachable.
+        self.server = self.srv.udp(SERVER if srv_addrs else "::", lib.PORT_SERVER, rcvbuf=server_rcvbuf)
         self.pcap = lab.path("relay.pcap") if write else None
         argv = [binary, "relay", "--client-iface", self.rc_if, "--server", SERVER, "--log-level", log_level]
         if write:
             argv += ["--write", self.pcap]
+        argv += list(extra)
         self.relay = self.rel.spawn(argv, name="relay")
         self.relay.wait_log(r"relaying from " + re.escape(self.rc_if))
 
@@ -469,7 +477,44 @@ def group_nostate(c, lab, binary, total=100_000, warmup=10_000, rate=8000):
                 m.group(0))
 
 
-GROUPS = {"forward": (group_forward, 40), "drops": (group_drops, 40), "pcap": (group_pcap, 40),
+def group_senderrors(c, lab, binary):
+    """Send failures are logged when they happen (once per server per interval), counted per
+    server, and never claimed as sent; ICMPv6 errors from a server are counted."""
+    unrouted, closed = "2001:db8:dead::1", "2001:db8:ffff::5"  # no route; a host with no server
+    t = Topology(lab, binary, write=False, extra=["--server", unrouted, "--server", closed], srv_addrs=[closed])
+    ll_sock = t.client_socket(t.client_ll, lib.PORT_CLIENT)
+    sent = []
+    for i in range(3):
+        sent.append(solicit(0x303030 + i, t.client_mac))
+        t.to_relays(ll_sock, sent[-1])
+        time.sleep(0.3)  # the closed host's ICMPv6 errors are rate-limited per second
+    got = [recv(t.server) for _ in sent]
+    c.check(all(g is not None for g in got), "the reachable server still receives every Relay-forward")
+    time.sleep(1.2)
+    start = len(t.relay.log())
+    t.relay.signal(signal.SIGUSR1)
+    t.relay.wait_log(r"(?m)^server 2001:db8:ffff::5 .*$", timeout=5, start=start)
+    log = t.relay.log()
+    fails = re.findall(rf"error sending to server {re.escape(unrouted)} failed: (.*)", log)
+    c.eq(len(fails), 1, "the failure toward the unrouted server is logged once (rate-limited), naming it")
+    c.check(fails and "unreachable" in fails[0].lower(), "the log line names the errno", repr(fails))
+    m = re.search(rf"(?m)^server {re.escape(unrouted)} sent (\d+) send-errors (\d+) icmp-errors (\d+)", log[start:])
+    c.check(m and (m.group(1), m.group(2)) == ("0", "3"), f"{unrouted}: sent 0 send-errors 3 in the report",
+            m.group(0) if m else "no line")
+    m = re.search(rf"(?m)^server {re.escape(SERVER)} sent (\d+) send-errors (\d+) icmp-errors (\d+)", log[start:])
+    c.check(m and m.groups() == ("3", "0", "0"), f"{SERVER}: sent 3, no errors", m.group(0) if m else "no line")
+    m = re.search(rf"(?m)^server {re.escape(closed)} sent (\d+) send-errors (\d+) icmp-errors (\d+)", log[start:])
+    c.check(m and m.group(1) == "3" and int(m.group(3)) >= 1,
+            f"{closed} (port 547 closed): its ICMPv6 port-unreachable errors are counted", m.group(0) if m else "")
+    c.check(re.search(rf"error server {re.escape(closed)}: ICMPv6 type 1 code 4", log),
+            "the ICMPv6 error is logged, naming the server")
+    claims = [ln for ln in log.splitlines() if "debug relay-forward" in ln and unrouted in ln]
+    c.eq(claims, [], "no debug line claims a Relay-forward went to the unrouted server")
+    c.check(re.search(r"debug relay-forward SOLICIT .* to 2001:db8:ffff::1,2001:db8:ffff::5$", log, re.M),
+            "debug lines name only the destinations actually sent to")
+
+
+GROUPS = {"senderrors": (group_senderrors, 40), "forward": (group_forward, 40), "drops": (group_drops, 40), "pcap": (group_pcap, 40),
           "nostate": (group_nostate, 55)}
 
 
