@@ -165,7 +165,11 @@ bool format_frame(std::string& out, const capture::Packet& p, int linktype, Form
     if (cut_header) {
         // tcpdump's mark for a packet that ends before its headers do.
         ++st.truncated;
-        out += "(" + std::to_string(p.data.size()) + " of " + std::to_string(p.wire_len) + " bytes captured) [|truncated]\n";
+        out += '(';
+        out += std::to_string(p.data.size());
+        out += " of ";
+        out += std::to_string(p.wire_len);
+        out += " bytes captured) [|truncated]\n";
         return true;
     }
     if (!udp_ok) {
