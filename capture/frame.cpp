@@ -59,7 +59,9 @@ uint16_t udp6_checksum(const Ip6Addr& src, const Ip6Addr& dst, Bytes udp) {
 
 static ParseResult fail(Drop d, size_t off) { return {d, off}; }
 
-static ParseResult parse_ipv6(Reader& r, Frame& out, bool verify) {
+// `missing`: bytes of the frame the capture did not keep (snap length); the IPv6 and UDP lengths
+// may then run up to that far past the data, and the payload is what is there.
+static ParseResult parse_ipv6(Reader& r, Frame& out, bool verify, size_t missing = 0) {
     out.ip_offset = r.offset();
     uint32_t vtf;
     uint16_t plen;
@@ -71,7 +73,12 @@ static ParseResult parse_ipv6(Reader& r, Frame& out, bool verify) {
     out.flow_label = vtf & 0xfffff;
     // Trailing link-layer padding after the IPv6 payload is allowed; a short payload is not.
     Bytes payload;
-    if (!r.bytes(plen, payload)) return fail(Drop::kTruncatedIpv6, out.ip_offset);
+    size_t cut = 0;  // bytes of the IPv6 payload not captured
+    if (!r.bytes(plen, payload)) {
+        if (plen > r.remaining() + missing) return fail(Drop::kTruncatedIpv6, out.ip_offset);
+        cut = plen - r.remaining();
+        payload = r.rest();
+    }
     Reader p(payload, out.ip_offset + kIpv6HeaderLen);
     while (nh != kProtoUdp) {
         size_t at = p.offset();
@@ -89,9 +96,10 @@ static ParseResult parse_ipv6(Reader& r, Frame& out, bool verify) {
     uint16_t ulen, csum;
     if (!p.u16(out.sport) || !p.u16(out.dport) || !p.u16(ulen) || !p.u16(csum))
         return fail(Drop::kTruncatedUdp, udp_at);
-    if (ulen < kUdpHeaderLen || ulen > udp.size()) return fail(Drop::kTruncatedUdp, udp_at);
-    if (ulen != udp.size()) return fail(Drop::kBadUdpLength, udp_at);
-    if (verify) {
+    if (ulen < kUdpHeaderLen || ulen > udp.size() + cut) return fail(Drop::kTruncatedUdp, udp_at);
+    if (ulen != udp.size() + cut) return fail(Drop::kBadUdpLength, udp_at);
+    out.payload_missing = cut;
+    if (verify && cut == 0) {
         // A zero checksum is invalid over IPv6 (RFC 8200 §8.1); otherwise the sum over the
         // pseudo-header and the datagram, checksum included, must be all ones.
         if (csum == 0) return fail(Drop::kBadUdpChecksum, udp_at);
@@ -122,6 +130,11 @@ static ParseResult read_vlan_tags(Reader& r, uint16_t& ethertype, Frame& out) {
 }
 
 ParseResult parse(Bytes data, int linktype, Frame& out, bool verify_checksum) {
+    return parse_snapped(data, data.size(), linktype, out, verify_checksum);
+}
+
+ParseResult parse_snapped(Bytes data, size_t wire_len, int linktype, Frame& out, bool verify_checksum) {
+    const size_t missing = wire_len > data.size() ? wire_len - data.size() : 0;
     out = Frame{};
     Reader r(data);
     uint16_t ethertype = 0;
@@ -163,11 +176,11 @@ ParseResult parse(Bytes data, int linktype, Frame& out, bool verify_checksum) {
         case kLinkIpv6:
             if (r.empty()) return fail(Drop::kTruncatedIpv6, 0);
             if ((data[0] >> 4) != 6) return fail(Drop::kNotIpv6, 0);
-            return parse_ipv6(r, out, verify_checksum);
+            return parse_ipv6(r, out, verify_checksum, missing);
         default: return fail(Drop::kUnsupportedLink, 0);
     }
     if (ParseResult v = read_vlan_tags(r, ethertype, out); !v.ok()) return v;
-    return parse_ipv6(r, out, verify_checksum);
+    return parse_ipv6(r, out, verify_checksum, missing);
 }
 
 void append_sll2_header(std::vector<uint8_t>& out, uint32_t ifindex, uint8_t pkttype, const MacAddr& mac) {

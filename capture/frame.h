@@ -65,6 +65,7 @@ struct Frame {
     regrelay::Bytes payload;   // the UDP payload
     size_t payload_offset = 0; // offset of the UDP payload within the frame
     size_t ip_offset = 0;      // offset of the IPv6 header within the frame
+    size_t payload_missing = 0; // parse_snapped: bytes of the UDP payload the capture cut off
 
     uint16_t vlan_id(size_t i = 0) const { return vlan_tci[i] & 0x0fff; }
 };
@@ -78,6 +79,12 @@ struct ParseResult {
 // Parses a captured frame of the given pcap link type. On success fills `out`.
 // UDP checksums are verified unless verify_checksum is false.
 ParseResult parse(regrelay::Bytes data, int linktype, Frame& out, bool verify_checksum = true);
+// The same for a frame captured with a snap length shorter than the frame (data.size() <
+// wire_len): IPv6 and UDP lengths may run past the data by the bytes not captured, the payload is
+// the part that was captured and Frame::payload_missing says how much is lost; the UDP checksum
+// of a cut datagram cannot be checked. With wire_len == data.size() it is parse().
+ParseResult parse_snapped(regrelay::Bytes data, size_t wire_len, int linktype, Frame& out,
+                          bool verify_checksum = true);
 
 // The UDP checksum over the IPv6 pseudo-header (RFC 8200 §8.1) of a UDP header+payload
 // whose checksum field is zero. Returns the value to store (0 is sent as 0xffff).

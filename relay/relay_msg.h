@@ -48,7 +48,12 @@ template <class Reason, size_t N, class NameFn>
 void append_drops(std::string& s, const std::array<uint64_t, N>& drops, NameFn name) {
     std::string d;
     for (size_t i = 1; i < N; ++i)
-        if (drops[i]) d += " " + std::string(name(Reason(i))) + "=" + std::to_string(drops[i]);
+        if (drops[i]) {
+            d += ' ';
+            d += name(Reason(i));
+            d += '=';
+            d += std::to_string(drops[i]);
+        }
     s += d.empty() ? " drops none" : " drops" + d;
 }
 

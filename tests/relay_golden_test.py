@@ -83,7 +83,7 @@ OUTCOMES = {
     "drops": ["drop:malformed-relay"] * 3 + ["drop:no-relay-message"] + [UNKNOWN_IF] * 3 +
              ["drop:bad-peer-address"] * 2 + ["drop:bad-udp-checksum"] * 3 +
              ["drop:truncated", "drop:not-server-port", "drop:not-for-us", "drop:not-for-us",
-              "drop:ipv6-fragment", "drop:bad-frame", "fwd"],
+              "drop:ipv6-fragment", "drop:not-dhcpv6", "fwd"],
 }
 
 

@@ -9,6 +9,7 @@
 set -u
 
 BIN=$1
+PCAPS=$(cd "$(dirname "$0")/../../pcaps" && pwd)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 FAILS=0
@@ -22,7 +23,12 @@ fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL $*"; }
 usage_error() {
     local name=$1 re=$2
     shift 2
-    timeout 10 "$BIN" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+    local run=("$BIN")
+    if [ "${1:-}" = --as-nobody ]; then
+        run=(setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN")
+        shift
+    fi
+    timeout 10 "${run[@]}" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
     local rc=$? n
     n=$(wc -l <"$TMP/err" | tr -d ' ')
     if [ $rc -ne 2 ]; then
@@ -44,8 +50,10 @@ usage_error() {
 SRV=(--server 2001:db8::1)
 
 usage_error "no --client-iface" '^regrelay relay: --client-iface is required' relay "${SRV[@]}"
-usage_error "--client-iface nosuchif0" '^regrelay relay: --client-iface nosuchif0: no such interface$' \
-    relay --client-iface nosuchif0 "${SRV[@]}"
+# An interface that does not exist (yet) is not a configuration error: the daemon starts, logs it
+# and captures it when it appears (issue 8; tests/netns/hardening_test.py `absent`).
+usage_error "--client-iface bad name" '^regrelay relay: --client-iface .*not an interface name' \
+    relay --client-iface "a/b" "${SRV[@]}"
 usage_error "--server 2001:db8::zz" "^regrelay relay: --server '2001:db8::zz': not an IPv6 address$" \
     relay --client-iface lo --server 2001:db8::zz
 usage_error "--server ::" "^regrelay relay: --server '::'" relay --client-iface lo --server ::
@@ -64,22 +72,100 @@ usage_error "--log-level loud" "^regrelay relay: --log-level 'loud': not a level
     relay --client-iface lo "${SRV[@]}" --log-level loud
 usage_error "no --server and no --upstream-iface" '^regrelay relay: --upstream-iface is required' \
     relay --client-iface lo
-usage_error "--upstream-iface nosuchif0" '^regrelay relay: --upstream-iface nosuchif0: no such interface$' \
-    relay --client-iface lo --upstream-iface nosuchif0
 usage_error "--source-address x" "^regrelay relay: --source-address 'x'" \
     relay --client-iface lo "${SRV[@]}" --source-address x
-usage_error "--config /nonexistent" '^regrelay relay: --config /nonexistent: cannot open$' \
-    relay --config /nonexistent
+usage_error "--config /nonexistent says why" \
+    '^regrelay relay: --config /nonexistent: cannot open: No such file or directory$' relay --config /nonexistent
+usage_error "--config on a directory" "^regrelay relay: --config $TMP: is a directory\$" relay --config "$TMP"
+printf 'client-iface = lo\nserver = 2001:db8::1\n' >"$TMP/unreadable.conf"
+chmod 000 "$TMP/unreadable.conf"
+if [ "$(id -u)" = 0 ]; then
+    # root reads any file: run as nobody, for whom the file (and $TMP, mode 0700) is closed.
+    usage_error "--config on an unreadable file says why" \
+        "^regrelay relay: --config $TMP/unreadable.conf: cannot open: Permission denied\$" \
+        --as-nobody relay --config "$TMP/unreadable.conf"
+else
+    usage_error "--config on an unreadable file says why" \
+        "^regrelay relay: --config $TMP/unreadable.conf: cannot open: Permission denied\$" \
+        relay --config "$TMP/unreadable.conf"
+fi
 usage_error "unknown option" "^regrelay relay: .*'--no-such-option'" relay --client-iface lo "${SRV[@]}" --no-such-option
 usage_error "--client-iface given twice" '^regrelay relay: --client-iface lo: given twice$' \
     relay --client-iface lo --client-iface lo "${SRV[@]}"
 
 # The same checks apply to keys read from --config.
 printf 'client-iface = lo\nserver = 2001:db8::zz\n' >"$TMP/bad-server.conf"
-usage_error "--config with a bad server" "^regrelay relay: --server '2001:db8::zz'" relay --config "$TMP/bad-server.conf"
+usage_error "--config with a bad server" "^regrelay relay: $TMP/bad-server.conf:2: --server '2001:db8::zz'" \
+    relay --config "$TMP/bad-server.conf"
 printf 'client-iface = lo\nserver = 2001:db8::1\nno-such-key = 1\n' >"$TMP/bad-key.conf"
 usage_error "--config with an unknown key" "^regrelay relay: .*no-such-key" relay --config "$TMP/bad-key.conf"
 
+# Errors in a --config file name the file and the line.
+C=$TMP/c.conf
+printf 'client-iface = lo\nserver = 2001:db8::1\nno-such-key = 1\n' >"$C"
+usage_error "--config: an unknown key names FILE:LINE" "^regrelay relay: $C:3: unknown key 'no-such-key'\$" relay --config "$C"
+printf 'client-port = lo\nuplink = lo\nno-such-key = 1\n' >"$TMP/snoop.conf"
+usage_error "snoop --config: an unknown key names FILE:LINE" \
+    "^regrelay snoop: $TMP/snoop.conf:3: unknown key 'no-such-key'\$" snoop --config "$TMP/snoop.conf"
+printf '# comment\n\nclient-iface = lo\nserver 2001:db8::1\n' >"$C"
+usage_error "--config: a line without '=' names FILE:LINE" \
+    "^regrelay relay: $C:4: 'server 2001:db8::1': expected key = value\$" relay --config "$C"
+printf 'client-iface = lo\nserver = 2001:db8::1   # the first\nserver = 2001:db8::zz\n' >"$C"
+usage_error "--config: a bad value names FILE:LINE (the second server)" \
+    "^regrelay relay: $C:3: --server '2001:db8::zz': not an IPv6 address\$" relay --config "$C"
+printf 'client-iface = lo\nserver = 2001:db8::1\nlog-level = loud\n' >"$C"
+usage_error "--config: a bad log level names FILE:LINE" "^regrelay relay: $C:3: --log-level 'loud': not a level\$" \
+    relay --config "$C"
+printf 'client-iface = lo\nserver = 2001:db8::1\ninterface-id = maybe\n' >"$C"
+usage_error "--config: a switch with a value that is not true/false names FILE:LINE" \
+    "^regrelay relay: $C:3: interface-id 'maybe': expected true or false\$" relay --config "$C"
+printf 'client-iface = lo\nlog-level = info\nlog-level = debug\n' >"$C"
+usage_error "--config: a single-valued key given twice names FILE:LINE" \
+    "^regrelay relay: $C:3: log-level: given twice \(first on line 2\)\$" relay --config "$C"
+printf 'client-iface = lo\nserver = 2001:db8::1\nmac-table-size = many\n' >"$C"
+usage_error "--config: a value of the wrong type names FILE:LINE" "^regrelay relay: $C:3: .*'many'" relay --config "$C"
+
+# The command line replaces the file's values, repeatable keys included: the file's client-iface
+# is dropped, so its link-address names an interface that is not a client interface.
+printf 'client-iface = a0\nlink-address = a0=2001:db8:1::1\n' >"$C"
+usage_error "--client-iface on the command line replaces the file's" \
+    "^regrelay replay: $C:2: --link-address 'a0=2001:db8:1::1': a0 is not a --client-iface\$" \
+    replay --in "$PCAPS/solicit.pcap" --out "$TMP/o.pcap" --config "$C" --client-iface b0
+printf 'server = 2001:db8::1\nserver = 2001:db8::3\n' >"$C"
+rm -f "$TMP/o.pcap"
+if timeout 10 "$BIN" replay --in "$PCAPS/solicit.pcap" --out "$TMP/o.pcap" --config "$C" --server 2001:db8::2 \
+        --log-level warn >"$TMP/out" 2>"$TMP/err" &&
+    timeout 10 "$BIN" decode "$TMP/o.pcap" >"$TMP/dec" 2>/dev/null; then
+    dsts=$(grep -Eo '> [0-9a-f:]+\.547' "$TMP/dec" | sort -u | tr '\n' ' ')
+    [ "$dsts" = "> 2001:db8::2.547 " ] && pass "--server on the command line replaces the file's servers" ||
+        fail "--server on the command line and in the file: Relay-forwards went to: $dsts"
+else
+    fail "replay with --config and --server failed: $(cat "$TMP/err")"
+fi
+
+# Stray arguments, duplicate servers, unusable source addresses.
+usage_error "a stray argument (--server A B)" "^regrelay replay: '2001:db8::2': unexpected argument" \
+    replay --in "$PCAPS/solicit.pcap" --out "$TMP/o.pcap" --server 2001:db8::1 2001:db8::2
+usage_error "relay: a stray argument" "^regrelay relay: 'eth9': unexpected argument" \
+    relay --client-iface lo eth9 "${SRV[@]}" --log-level loud
+usage_error "snoop: a stray argument" "^regrelay snoop: 'eth9': unexpected argument" \
+    snoop --client-port lo eth9 --uplink lo --log-level loud
+usage_error "the same --server twice" "^regrelay replay: --server '2001:db8:0::1': given twice" \
+    replay --in "$PCAPS/solicit.pcap" --out "$TMP/o.pcap" --server 2001:db8::1 --server 2001:db8:0::1
+printf 'server = 2001:db8::1\nserver = 2001:db8::1\n' >"$C"
+usage_error "the same server twice in --config names FILE:LINE" "^regrelay replay: $C:2: --server '2001:db8::1': given twice" \
+    replay --in "$PCAPS/solicit.pcap" --out "$TMP/o.pcap" --config "$C"
+usage_error "a link-local --source-address" '^regrelay relay: --source-address fe80::1: needs a global or unique-local' \
+    relay --client-iface lo "${SRV[@]}" --source-address fe80::1
+usage_error "a multicast --source-address" '^regrelay relay: --source-address ff02::1:2: needs a global or unique-local' \
+    relay --client-iface lo "${SRV[@]}" --source-address ff02::1:2
+
+if "$BIN" replay --help >"$TMP/out" 2>"$TMP/err" && grep -q -- '--in ' "$TMP/out"; then
+    ! grep -q -- '--write' "$TMP/out" && pass "replay --help does not list --write" ||
+        fail "replay --help lists --write: $(grep -- --write "$TMP/out")"
+else
+    fail "replay --help: no usage on stdout"
+fi
 usage_error "replay without --in" '^regrelay replay: --in is required' replay --out "$TMP/out.pcap"
 usage_error "replay without --out" '^regrelay replay: --out is required' replay --in "$TMP/in.pcap"
 usage_error "replay without --in or --out" '^regrelay replay: --in is required' replay
