@@ -12,3 +12,10 @@ if(REGRELAY_PACKAGE_TEST)
   # Building the package compiles the whole project once (minutes on two shared cores).
   set_tests_properties(package PROPERTIES TIMEOUT 2400 SKIP_RETURN_CODE 77 LABELS package RUN_SERIAL TRUE)
 endif()
+
+# `cmake --install` without the package, into a temporary DESTDIR (no root): every build checks
+# that its install rules (cmake/install.cmake, cmake/man.cmake) put each file in place.
+add_test(NAME cmake_install
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/package_test.py --cmake-install
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+set_tests_properties(cmake_install PROPERTIES TIMEOUT 60 LABELS cli)

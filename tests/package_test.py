@@ -2,6 +2,11 @@
 """The Debian package, installed on this machine and purged again (issue 9, point 1).
 
     package_test.py SOURCE_DIR
+    package_test.py --cmake-install SOURCE_DIR BUILD_DIR
+
+The second form checks `cmake --install` alone (into a temporary DESTDIR; no root, no package):
+the files the package has, below the build's prefix, with the same modes, and the binary runs.
+The first form, as root:
 
 1. The package: SOURCE_DIR/dist/regrelay_VERSION_ARCH.deb when it is newer than every file that
    goes into it (everything but tests/, bench/, fuzz/, pcaps/ and build products), else built by
@@ -290,11 +295,53 @@ def check_relays(c, lab):
             f"--write from the installed example wrote {pcap}")
 
 
+# --- cmake --install (no package, no root) -------------------------------------------------------
+
+def cmake_install(src, build):
+    """`DESTDIR=TMP cmake --install BUILD`: every file the package has, below the build's prefix,
+    root's (as the installing user's) with the package's modes; the installed binary runs."""
+    c = lib.Checks()
+    cache = open(os.path.join(build, "CMakeCache.txt")).read()
+    prefix = re.search(r"^CMAKE_INSTALL_PREFIX:PATH=(.*)$", cache, re.M).group(1)
+    etc = "/etc" if prefix == "/usr" else prefix + "/etc"
+    with tempfile.TemporaryDirectory(prefix="regrelay-install-") as dest:
+        r = sh(["cmake", "--install", build], env=dict(os.environ, DESTDIR=dest))
+        c.check(r.returncode == 0, f"DESTDIR={dest} cmake --install {build}", (r.stdout + r.stderr)[-2000:])
+        want, units, lua, man = expected_paths(src)
+        rel = {BINARY: f"{prefix}/sbin/regrelay",
+               "/etc/regrelay/relay-example.conf": f"{etc}/regrelay/relay-example.conf",
+               "/etc/regrelay/snoop-example.conf": f"{etc}/regrelay/snoop-example.conf",
+               "/etc/logrotate.d/regrelay": f"{etc}/logrotate.d/regrelay",
+               "/usr/lib/sysusers.d/regrelay.conf": f"{prefix}/lib/sysusers.d/regrelay.conf",
+               "/usr/share/regrelay/snoop-filters.nft": f"{prefix}/share/regrelay/snoop-filters.nft",
+               "/usr/share/bash-completion/completions/regrelay":
+                   f"{prefix}/share/bash-completion/completions/regrelay"}
+        paths = [rel[p] for p in want] + [f"{prefix}/lib/systemd/system/{u}" for u in units]
+        paths += [p.replace("/usr/share/man", f"{prefix}/share/man").removesuffix(".gz") for p in man]
+        found = {os.path.relpath(os.path.join(d, f), dest) for d, _, fs in os.walk(dest) for f in fs}
+        for name in lua:
+            hits = [p for p in found if p.endswith(f"/wireshark/plugins/{name}")]
+            c.check(hits, f"installs {name} under .../wireshark/plugins", sorted(found))
+        for p in paths:
+            full = dest + p
+            if c.check(os.path.isfile(full), f"installs {p}"):
+                mode = stat.S_IMODE(os.stat(full).st_mode)
+                c.eq(f"{mode:04o}", "0755" if p.endswith("/sbin/regrelay") else "0644", f"{p}: mode")
+        if os.path.isfile(dest + rel[BINARY]):
+            r = sh([dest + rel[BINARY], "--version"])
+            c.check(r.returncode == 0 and r.stdout.startswith("regrelay "), "the installed binary runs: --version",
+                    r.stdout + r.stderr)
+    print(f"{c.passed} passed, {c.failed} failed", flush=True)
+    return 0 if c.failed == 0 else 1
+
+
 # --- the driver ------------------------------------------------------------------------------
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--cmake-install":
+        return cmake_install(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]))
     if len(sys.argv) != 2:
-        print(f"usage: {sys.argv[0]} SOURCE_DIR", file=sys.stderr)
+        print(f"usage: {sys.argv[0]} SOURCE_DIR | --cmake-install SOURCE_DIR BUILD_DIR", file=sys.stderr)
         return 2
     src = os.path.abspath(sys.argv[1])
     if os.geteuid() != 0:
