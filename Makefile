@@ -7,7 +7,7 @@ BUILD_O3   ?= build-o3
 FUZZ_SECONDS ?= 30
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build build-asan build-fuzz build-o3 test test-fast demo fuzz fuzz-smoke bench clean
+.PHONY: all deps build build-asan build-fuzz build-o3 test test-fast test-package deb demo fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -41,10 +41,32 @@ test: build build-asan build-fuzz build-o3
 	$(BUILD_O3)/tests/regrelay_unit_tests --gtest_brief=1
 	ctest --test-dir $(BUILD) --output-on-failure
 	ctest --test-dir $(BUILD_ASAN) --output-on-failure
+	@$(MAKE) --no-print-directory test-package
 
 # Only the normal build's tests (quick local loop).
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure
+
+# The Debian package test (tests/package_test.py; root only, else skipped): builds the package
+# unless dist/ has one newer than the sources, installs it with dpkg, runs the installed binary
+# in a namespace, purges it. It is registered only in this configure-only build directory
+# (REGRELAY_PACKAGE_TEST=ON), so neither ctest pass above runs it.
+BUILD_PACKAGE ?= build-package
+test-package: deps
+	@cmake -S . -B $(BUILD_PACKAGE) $(CMAKE_GEN) -DREGRELAY_BENCH=OFF -DREGRELAY_PACKAGE_TEST=ON >/dev/null
+	ctest --test-dir $(BUILD_PACKAGE) -L package --output-on-failure
+
+# The Debian package (debian/, docs/packaging.md), built the Debian way by dpkg-buildpackage,
+# into dist/ rather than the parent directory: regrelay_VERSION_ARCH.deb, the -dbgsym .deb,
+# .buildinfo and .changes. The tree is cleaned afterwards (dh clean: obj-*, debian/regrelay...).
+DEB_VERSION = $(shell dpkg-parsechangelog -S Version)
+DEB_ARCH = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+deb: deps
+	@mkdir -p dist
+	@rm -f dist/regrelay_* dist/regrelay-dbgsym_*
+	REGRELAY_DEB_DESTDIR=$(CURDIR)/dist dpkg-buildpackage -us -uc -b -tc \
+	  --buildinfo-file=dist/regrelay_$(DEB_VERSION)_$(DEB_ARCH).buildinfo --buildinfo-option=-u$(CURDIR)/dist \
+	  --changes-file=dist/regrelay_$(DEB_VERSION)_$(DEB_ARCH).changes --changes-option=-u$(CURDIR)/dist
 
 demo: build
 	@./deploy/demo.sh $(BUILD)
@@ -56,4 +78,4 @@ bench: build
 	./bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_O3)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_O3) $(BUILD_PACKAGE) dist

@@ -10,7 +10,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev libnftables-dev libmnl-dev libcap-ng-dev
   libsystemd-dev libmicrohttpd-dev
   # packaging, man pages, unit checks
-  debhelper dpkg-dev fakeroot lintian scdoc bash-completion systemd
+  debhelper dpkg-dev fakeroot lintian scdoc bash-completion systemd logrotate strace
   # fuzzing (clang's libFuzzer and sanitizer runtimes)
   clang libclang-rt-14-dev
   # tests and tools: independent decoders, packet crafting, namespaces, filters

@@ -493,7 +493,9 @@ TEST(Dhcp6Views, IaAddr) {
 // RFC 8415 §21.5 (IA_TA: IAID, options), §21.21 (IA_PD: IAID, T1, T2, options), §21.22
 // (IAPREFIX: preferred, valid, prefix-length, prefix, options).
 TEST(Dhcp6Views, IaTaIaPdIaPrefix) {
-    auto ta = as_ia_ta(OneOpt(4, cat({hexb("0000000a"), mkopt(5, ia_addr_body())}), 20).o);
+    // The OneOpt buffers must outlive the views into them.
+    OneOpt tao(4, cat({hexb("0000000a"), mkopt(5, ia_addr_body())}), 20);
+    auto ta = as_ia_ta(tao.o);
     ASSERT_TRUE(ta.ok()) << ta.error().str();
     EXPECT_EQ(ta->iaid, 10u);
     ASSERT_EQ(codes(ta->options), (std::vector<uint16_t>{5}));
@@ -504,7 +506,8 @@ TEST(Dhcp6Views, IaTaIaPdIaPrefix) {
     ByteVec prefix = cat({hexb("00000e10 00001c20 38 20010db8 01000000 00000000 00000000"),
                           mkopt(13, cat({hexb("0000"), str_bytes("ok")}))});
     ByteVec pd = cat({hexb("00000007 00000708 00000b40"), mkopt(26, prefix)});
-    auto ia = as_ia_pd(OneOpt(25, pd, 20).o);
+    OneOpt pdo(25, pd, 20);
+    auto ia = as_ia_pd(pdo.o);
     ASSERT_TRUE(ia.ok()) << ia.error().str();
     EXPECT_EQ(ia->iaid, 7u);
     EXPECT_EQ(ia->t1, 1800u);
