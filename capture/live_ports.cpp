@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "obs/log.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,7 +45,9 @@ void PortTracker::go_absent(LivePort& p) {
     p.ifindex = 0;
     p.itf.reset();
     if (p.state != LinkState::kAbsent) {
-        spdlog::warn("interface {}: absent{}", p.name, p.state == LinkState::kUnknown ? ", waiting for it" : "");
+        obs::log_event(spdlog::level::warn, "interface_absent", {{"interface", p.name}},
+                       fmt::format("interface {}: absent{}", p.name,
+                                   p.state == LinkState::kUnknown ? ", waiting for it" : ""));
         ++p.events.absent;
     }
     p.state = LinkState::kAbsent;
@@ -52,7 +56,8 @@ void PortTracker::go_absent(LivePort& p) {
 void PortTracker::go_down(LivePort& p) {
     close(p);
     if (p.state != LinkState::kDown) {
-        spdlog::warn("interface {}: down", p.name);
+        obs::log_event(spdlog::level::warn, "interface_down", {{"interface", p.name}},
+                       fmt::format("interface {}: down", p.name));
         ++p.events.down;
     }
     p.state = LinkState::kDown;
@@ -87,7 +92,9 @@ void PortTracker::sync(size_t i, const Interface* itf, uint64_t now_ns) {
     if (!itf) return go_absent(p);
     if (p.ifindex && itf->index != p.ifindex) {
         close(p);
-        spdlog::info("interface {}: recreated (ifindex {} -> {})", p.name, p.ifindex, itf->index);
+        obs::log_event(spdlog::level::info, "interface_recreated",
+                       {{"interface", p.name}, {"old_ifindex", p.ifindex}, {"ifindex", itf->index}},
+                       fmt::format("interface {}: recreated (ifindex {} -> {})", p.name, p.ifindex, itf->index));
         ++p.events.recreated;
         p.state = LinkState::kUnknown;
         p.failures = 0;
@@ -95,7 +102,9 @@ void PortTracker::sync(size_t i, const Interface* itf, uint64_t now_ns) {
     }
     if (p.ifindex == 0 && p.last_ifindex && itf->index != p.last_ifindex) {
         // Deleted and created again under the same name (hot-plug, a recreated veth or VLAN).
-        spdlog::info("interface {}: recreated (ifindex {} -> {})", p.name, p.last_ifindex, itf->index);
+        obs::log_event(spdlog::level::info, "interface_recreated",
+                       {{"interface", p.name}, {"old_ifindex", p.last_ifindex}, {"ifindex", itf->index}},
+                       fmt::format("interface {}: recreated (ifindex {} -> {})", p.name, p.last_ifindex, itf->index));
         ++p.events.recreated;
         p.failures = 0;
         p.retry_at_ns = 0;
@@ -110,8 +119,9 @@ void PortTracker::sync(size_t i, const Interface* itf, uint64_t now_ns) {
     if (!hooks_.open(i, p, *itf, err)) {
         close(p);
         if (err != p.last_error)
-            spdlog::error("interface {}: cannot {}: {} (retrying every second)", p.name,
-                          mode_ == "snoop" ? "snoop" : "capture", err);
+            obs::log_event(spdlog::level::err, "capture_error", {{"interface", p.name}, {"error", err}},
+                           fmt::format("interface {}: cannot {}: {} (retrying every second)", p.name,
+                                       mode_ == "snoop" ? "snoop" : "capture", err));
         p.last_error = err;
         p.state = LinkState::kFailed;
         ++p.failures;
@@ -121,7 +131,8 @@ void PortTracker::sync(size_t i, const Interface* itf, uint64_t now_ns) {
     p.last_error.clear();
     p.state = LinkState::kUp;
     ++p.events.up;
-    spdlog::info("interface {}: up (ifindex {}), capturing", p.name, p.ifindex);
+    obs::log_event(spdlog::level::info, "interface_up", {{"interface", p.name}, {"ifindex", p.ifindex}},
+                   fmt::format("interface {}: up (ifindex {}), capturing", p.name, p.ifindex));
 }
 
 void PortTracker::capture_failed(size_t i, const std::string& why, uint64_t now_ns) {
@@ -129,7 +140,8 @@ void PortTracker::capture_failed(size_t i, const std::string& why, uint64_t now_
     close(p);
     ++p.events.capture_errors;
     ++p.failures;
-    spdlog::warn("interface {}: capture error: {}; reopening", p.name, why);
+    obs::log_event(spdlog::level::warn, "capture_error", {{"interface", p.name}, {"error", why}},
+                   fmt::format("interface {}: capture error: {}; reopening", p.name, why));
     p.state = LinkState::kFailed;
     // The first reopen is immediate (a flap); repeated failures back off to one a second, so
     // a broken capture can never spin.

@@ -8,5 +8,6 @@ int decode_main(int argc, char** argv);
 int relay_main(int argc, char** argv);
 int replay_main(int argc, char** argv);
 int snoop_main(int argc, char** argv);
+int trail_main(int argc, char** argv);
 
 }  // namespace regrelay::cli

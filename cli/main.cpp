@@ -22,6 +22,7 @@ constexpr const char* kUsage =
     "  replay   run a capture through the relay engine, writing what it would send\n"
     "  snoop    lightweight relay agent (RFC 6221) for a Linux bridge or switch\n"
     "  decode   print the DHCPv6 packets of a pcap file or a live interface\n"
+    "  trail    which MAC had an address (at a time): query a --trail file\n"
     "\n"
     "options:\n"
     "  -V, --version  print the version and the libraries regrelay was built with\n"
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
     if (cmd == "relay") return regrelay::cli::relay_main(argc - 1, argv + 1);
     if (cmd == "replay") return regrelay::cli::replay_main(argc - 1, argv + 1);
     if (cmd == "snoop") return regrelay::cli::snoop_main(argc - 1, argv + 1);
+    if (cmd == "trail") return regrelay::cli::trail_main(argc - 1, argv + 1);
     std::fprintf(stderr, "regrelay: unknown command '%s' (see 'regrelay --help')\n", argv[1]);
     return 2;
 }

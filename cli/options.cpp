@@ -1,5 +1,7 @@
 #include "cli/options.h"
 
+#include "obs/log.h"
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -177,12 +179,20 @@ bool parse_args(int argc, char** argv, const po::options_description& desc, po::
     return true;
 }
 
-void setup_logging(const std::string& level) {
+void check_log_format(const std::string& format) {
+    if (!obs::parse_log_format(format)) fail("log-format", "'" + format + "': expected text or json");
+}
+
+void setup_logging(const std::string& level, const std::string& format) {
     auto lvl = spdlog::level::from_str(level);
     if (lvl == spdlog::level::off && level != "off") fail("log-level", "'" + level + "': not a level");
+    check_log_format(format);
     auto logger = spdlog::stderr_color_mt("regrelay");
     spdlog::set_default_logger(logger);
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
+    // json: one object per line (obs/log.h); the pattern above stays the text format.
+    obs::set_log_format(*obs::parse_log_format(format));
+    if (obs::log_format() == obs::LogFormat::kJson) spdlog::set_formatter(std::make_unique<obs::JsonFormatter>());
     spdlog::set_level(lvl);
 }
 

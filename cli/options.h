@@ -68,7 +68,10 @@ bool parse_args(int argc, char** argv, const boost::program_options::options_des
 // line (errors found after parsing, e.g. by build_config, for values read from the file).
 std::string locate(const UsageError& e, const Origins& origins);
 
-// spdlog to stderr, UTC timestamps, at `level`. Throws UsageError for an unknown level.
-void setup_logging(const std::string& level);
+// spdlog to stderr, UTC timestamps, at `level`; `format` "text" (the lines as always) or "json"
+// (one JSON object per line, obs/log.h). Throws UsageError for an unknown level or format.
+void setup_logging(const std::string& level, const std::string& format = "text");
+// Throws UsageError unless `format` is "text" or "json" (--log-format).
+void check_log_format(const std::string& format);
 
 }  // namespace regrelay::cli

@@ -9,6 +9,7 @@
 #include "capture/netif.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "obs/metrics.h"
 #include "relay/daemon.h"
 #include "relay/replay.h"
 
@@ -29,6 +30,8 @@ struct RelayArgs {
     std::string upstream_iface, source_address, remote_id, write, log_level = "info", config, user;
     std::string in, out;  // replay
     std::string rate_limit_mac, rate_limit_port, rate_limit_log;  // flood limits, RATE[/BURST]
+    std::string metrics_listen;
+    std::string log_format = "text", trail;
     size_t mac_table_size = limits::Config{}.mac_table_size;
 };
 
@@ -55,12 +58,17 @@ po::options_description relay_options(RelayArgs& a, bool replay) {
         ("mac-table-size", po::value(&a.mac_table_size),
          "entries of the per-MAC rate table, all interfaces together (default 4096; fixed memory)")
         ("log-level", po::value(&a.log_level), "trace, debug, info, warn, error or off (default info)")
+        ("log-format", po::value(&a.log_format), "text (default) or json: one JSON object per log line")
         ("config", po::value(&a.config), "read options from FILE (key = value lines, same keys)");
     if (!replay)
         d.add_options()
             ("write", po::value(&a.write), "record what is received and sent to a pcap file")
+            ("trail", po::value(&a.trail),
+             "FILE: append one JSON line per ADDR-REG-INFORM relayed and ADDR-REG-REPLY passed back")
             ("user", po::value(&a.user),
-             "started as root: run as USER with CAP_NET_RAW only (default regrelay, else nobody)");
+             "started as root: run as USER with CAP_NET_RAW only (default regrelay, else nobody)")
+            ("metrics-listen", po::value(&a.metrics_listen),
+             "ADDR:PORT: serve Prometheus metrics at GET /metrics, e.g. [::1]:9547 or 127.0.0.1:9547");
     if (replay)
         d.add_options()
             ("in", po::value(&a.in), "input capture")
@@ -163,9 +171,10 @@ bool daemon_options(int argc, char** argv, bool first, relay::DaemonOptions& opt
     Origins origins;
     try {
         if (!parse_args(argc, argv, desc, vm, origins)) return false;
-        if (first) setup_logging(a.log_level);
+        if (first) setup_logging(a.log_level, a.log_format);
         else if (spdlog::level::from_str(a.log_level) == spdlog::level::off && a.log_level != "off")
             fail("log-level", "'" + a.log_level + "': not a level");
+        else check_log_format(a.log_format);
         opt = {};
         opt.engine = build_config(a, vm, true, &opt.fixed_link_address);
         opt.fixed_link_address.resize(opt.engine.ports.size());
@@ -182,6 +191,13 @@ bool daemon_options(int argc, char** argv, bool first, relay::DaemonOptions& opt
                 fail("source-address", sa.str() + ": not an address of this host");
         }
         opt.write_path = a.write;
+        opt.trail_path = a.trail;
+        opt.log_format = a.log_format;
+        if (!a.metrics_listen.empty()) {
+            std::string why;
+            if (!obs::parse_listen(a.metrics_listen, why)) fail("metrics-listen", "'" + a.metrics_listen + "': " + why);
+        }
+        opt.metrics_listen = a.metrics_listen;
         opt.user = a.user;
         opt.log_level = a.log_level;
         opt.config_path = a.config;
@@ -226,7 +242,7 @@ int replay_main(int argc, char** argv) {
         if (a.in.empty()) fail("in", "is required: the capture to replay");
         if (a.out.empty()) fail("out", "is required: where to write what the relay sends");
         if (!a.write.empty()) fail("write", "is for live mode; replay writes to --out");
-        setup_logging(a.log_level);
+        setup_logging(a.log_level, a.log_format);
         relay::Config cfg = build_config(a, vm, false, nullptr);
         // The replayed relay's own addresses: its link-addresses and its source address.
         for (const auto& p : cfg.ports)

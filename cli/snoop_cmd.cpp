@@ -8,6 +8,7 @@
 #include "capture/netif.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "obs/metrics.h"
 #include "snoop/daemon.h"
 #include "snoop/filters.h"
 
@@ -21,7 +22,8 @@ namespace {
 // Throws UsageError. Returns 1 to run, 0 after --help or --print-filters.
 int snoop_options(int argc, char** argv, bool first, snoop::DaemonOptions& opt) {
     std::vector<std::string> client_ports, trusted_ports;
-    std::string uplink, write, log_level = "info", config, user;
+    std::string uplink, write, log_level = "info", config, user, metrics_listen;
+    std::string log_format = "text", trail;
     std::string rate_limit_mac, rate_limit_port, rate_limit_log;  // flood limits, RATE[/BURST]
     size_t mac_table_size = limits::Config{}.mac_table_size;
     po::options_description desc(
@@ -46,9 +48,14 @@ int snoop_options(int argc, char** argv, bool first, snoop::DaemonOptions& opt) 
         ("print-filters", "print the nftables rules for these ports and exit")
         ("write", po::value(&write), "record what is received and injected to a pcap file")
         ("log-level", po::value(&log_level), "trace, debug, info, warn, error or off (default info)")
+        ("log-format", po::value(&log_format), "text (default) or json: one JSON object per log line")
+        ("trail", po::value(&trail),
+         "FILE: append one JSON line per ADDR-REG-INFORM relayed and ADDR-REG-REPLY passed back")
         ("config", po::value(&config), "read options from FILE (key = value lines, same keys)")
         ("user", po::value(&user),
          "started as root: run as USER with CAP_NET_RAW and CAP_NET_ADMIN only (default regrelay, else nobody)")
+        ("metrics-listen", po::value(&metrics_listen),
+         "ADDR:PORT: serve Prometheus metrics at GET /metrics, e.g. [::1]:9547 or 127.0.0.1:9547")
         ("help,h", "show this help");
     Origins origins;
     try {
@@ -60,9 +67,10 @@ int snoop_options(int argc, char** argv, bool first, snoop::DaemonOptions& opt) 
             std::cout << snoop::filter_ruleset({client_ports, trusted_ports, uplink});
             return 0;
         }
-        if (first) setup_logging(log_level);
+        if (first) setup_logging(log_level, log_format);
         else if (spdlog::level::from_str(log_level) == spdlog::level::off && log_level != "off")
             fail("log-level", "'" + log_level + "': not a level");
+        else check_log_format(log_format);
         opt = {};
         auto add = [&](const std::string& optname, const std::string& name, snoop::Role role) {
             for (const auto& p : opt.engine.ports)
@@ -96,6 +104,13 @@ int snoop_options(int argc, char** argv, bool first, snoop::DaemonOptions& opt) 
         opt.engine.verify_udp_checksum = false;  // offloaded checksums on veth/tap (see relay/engine.h)
         opt.install_filters = vm.count("install-filters") > 0;
         opt.write_path = write;
+        opt.trail_path = trail;
+        opt.log_format = log_format;
+        if (!metrics_listen.empty()) {
+            std::string why;
+            if (!obs::parse_listen(metrics_listen, why)) fail("metrics-listen", "'" + metrics_listen + "': " + why);
+        }
+        opt.metrics_listen = metrics_listen;
         opt.user = user;
         opt.log_level = log_level;
         opt.config_path = config;

@@ -61,10 +61,4 @@ if(_rr_lua)
   install(FILES ${_rr_lua} DESTINATION ${REGRELAY_WIRESHARK_LUADIR})
 endif()
 
-# Man pages (docs/man/, scdoc): the built pages, named PAGE.SECTION, go to man/manSECTION.
-# HOOK: docs/man/CMakeLists.txt sets REGRELAY_MAN_PAGES (PARENT_SCOPE) to the built files and
-# makes them part of `all`; until it exists nothing is installed here.
-foreach(_rr_page ${REGRELAY_MAN_PAGES})
-  string(REGEX MATCH "[0-9]$" _rr_section "${_rr_page}")
-  install(FILES ${_rr_page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${_rr_section})
-endforeach()
+# Man pages: cmake/man.cmake builds docs/man/*.scd with scdoc and installs them to man/manSECTION.

@@ -17,6 +17,9 @@
 #include "capture/packet_io.h"
 #include "capture/privileges.h"
 #include "capture/udp_socket.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "obs/trail.h"
 #include "relay/record.h"
 
 namespace regrelay::relay {
@@ -92,6 +95,9 @@ private:
     bool open_write(std::string& err);
     void reload();
     void rebuild_recorder();
+    bool open_trail(std::string& err);
+    // The trail record of a message that was sent (obs/trail.h).
+    void write_trail(const Actions& a, const std::optional<uint16_t>& vlan);
 
     // Interfaces.
     bool open_port(size_t idx, capture::LivePort& p, const capture::Interface& itf, std::string& err);
@@ -106,6 +112,9 @@ private:
     void read_socket_errors();
     std::string report() const;
     ServerStats& server_stats(const Ip6Addr& a);
+    // /metrics: the counters copied for the HTTP thread, at most every 250 ms.
+    int metrics_tick(int timeout_ms);
+    void publish_metrics();
 
     DaemonOptions opt_;
     std::unique_ptr<Engine> engine_;
@@ -120,13 +129,20 @@ private:
     std::vector<ServerStats> servers_;
     std::unique_ptr<capture::PacketSink> sink_;
     std::unique_ptr<Recorder> rec_;
+    obs::TrailWriter trail_;  // --trail
     uint64_t record_errors_ = 0;  // of recorders replaced since
+    std::unique_ptr<obs::MetricsServer> metrics_;  // --metrics-listen
+    uint64_t next_metrics_ = 0;
     bool log_debug_ = false;
     uint64_t now_ = 0;
 
     std::vector<Actions> acts_ = std::vector<Actions>(kBatch);
+    std::vector<std::optional<uint16_t>> vlans_ = std::vector<std::optional<uint16_t>>(kBatch);  // for the trail
     std::vector<capture::Datagram> out_, in_;
-    std::vector<std::pair<size_t, size_t>> out_of_;  // per datagram: (action, send index)
+    std::vector<size_t> first_out_ = std::vector<size_t>(kBatch);  // per action: its first datagram in out_
+    std::vector<capture::Datagram> go_;  // the datagrams of out_ that can be sent (reused: no allocation per batch)
+    std::vector<size_t> go_at_;          // their index in out_
+    std::vector<bool> busy_;             // per port: a full batch was read in the last round
 };
 
 bool RelayDaemon::take_locks(const Config& cfg, std::string& err) {
@@ -194,6 +210,32 @@ void RelayDaemon::rebuild_recorder() {
     rec_ = std::make_unique<Recorder>(*sink_, std::move(rps), RecordPort{upstream_ifindex_, {}, up, up});
 }
 
+bool RelayDaemon::open_trail(std::string& err) {
+    if (!trail_.open(opt_.trail_path, err)) return false;
+    return true;
+}
+
+void RelayDaemon::write_trail(const Actions& a, const std::optional<uint16_t>& vlan) {
+    const bool forward = a.sends.front().port == kUpstream;
+    obs::TrailContext c;
+    if (forward && a.msg_type == dhcp6::msg::kAddrRegInform) c.kind = obs::TrailKind::kInform;
+    else if (!forward && a.msg_type == dhcp6::msg::kAddrRegReply) c.kind = obs::TrailKind::kReply;
+    else return;
+    if (a.port < 0 || size_t(a.port) >= engine_->config().ports.size()) return;
+    const capture::Timestamp t = capture::now();
+    c.sec = t.sec;
+    c.nsec = t.nsec;
+    c.port = engine_->config().ports[size_t(a.port)].name;
+    if (forward) {
+        c.vlan = vlan;
+        c.mac = a.client_mac;
+    }
+    c.peer = a.peer;
+    c.xid = a.xid;
+    c.message = a.message;
+    trail_.write(obs::trail_lines(c), now_);
+}
+
 bool RelayDaemon::open_port(size_t idx, capture::LivePort& p, const capture::Interface& itf, std::string& err) {
     capture::LiveOptions lo;
     lo.filter = client_filter();
@@ -231,10 +273,13 @@ void RelayDaemon::port_facts(size_t idx, capture::LivePort& p, const capture::In
     next.mac = itf.mac.value_or(MacAddr{});
     PortIo& io = io_[idx];
     if (io.known && next.link_address != io.link_address) {
-        spdlog::info("interface {}: link-address {} -> {}", p.name,
-                     io.link_address.is_unspecified() ? std::string("::") : io.link_address.str(),
-                     next.link_address.is_unspecified() ? std::string(":: (Interface-ID only)")
-                                                         : next.link_address.str());
+        const std::string from = io.link_address.is_unspecified() ? std::string("::") : io.link_address.str();
+        const std::string to = next.link_address.is_unspecified() ? std::string(":: (Interface-ID only)")
+                                                                   : next.link_address.str();
+        obs::log_event(spdlog::level::info, "interface_readdressed",
+                       {{"interface", p.name}, {"old_link_address", from},
+                        {"link_address", next.link_address.is_unspecified() ? std::string("::") : next.link_address.str()}},
+                       fmt::format("interface {}: link-address {} -> {}", p.name, from, to));
         ++p.events.readdressed;
     }
     io.known = true;
@@ -259,6 +304,7 @@ void RelayDaemon::after_sync() {
 }
 
 void RelayDaemon::queue_sends(size_t action, const Actions& a) {
+    first_out_[action] = out_.size();  // an action's datagrams are contiguous in out_
     const Config& cfg = engine_->config();
     for (size_t k = 0; k < a.sends.size(); ++k) {
         const Send& s = a.sends[k];
@@ -276,7 +322,6 @@ void RelayDaemon::queue_sends(size_t action, const Actions& a) {
             if (d.ifindex == 0) d.error = ENODEV;  // the client interface is absent
         }
         out_.push_back(d);
-        out_of_.push_back({action, k});
     }
 }
 
@@ -285,31 +330,26 @@ void RelayDaemon::queue_sends(size_t action, const Actions& a) {
 void RelayDaemon::flush_sends(size_t used) {
     if (!out_.empty()) {
         // Datagrams for an absent interface were failed with ENODEV when queued.
-        std::vector<capture::Datagram> go;
-        go.reserve(out_.size());
-        std::vector<size_t> where;
+        go_.clear();
+        go_at_.clear();
         for (size_t i = 0; i < out_.size(); ++i)
             if (out_[i].error == 0) {
-                go.push_back(out_[i]);
-                where.push_back(i);
+                go_.push_back(out_[i]);
+                go_at_.push_back(i);
             }
-        sock_.send_batch(go);
-        for (size_t i = 0; i < go.size(); ++i) out_[where[i]].error = go[i].error;
-    }
-    // Per action: which sends failed.
-    std::vector<std::vector<int>> errs(used);
-    for (size_t i = 0; i < out_.size(); ++i) {
-        auto [ai, k] = out_of_[i];
-        errs[ai].resize(acts_[ai].sends.size(), 0);
-        errs[ai][k] = out_[i].error;
+        sock_.send_batch(go_);
+        for (size_t i = 0; i < go_.size(); ++i) out_[go_at_[i]].error = go_[i].error;
     }
     for (size_t ai = 0; ai < used; ++ai) {
         Actions& a = acts_[ai];
-        if (!errs[ai].empty()) {
-            std::vector<Send> ok;
+        if (!a.sends.empty()) {
+            // Take the failed sends out of the action, in place (no allocation per packet).
+            const size_t base = first_out_[ai];
+            const int first_error = out_[base].error;
+            size_t kept = 0;
             for (size_t k = 0; k < a.sends.size(); ++k) {
-                const Send& s = a.sends[k];
-                const int e = errs[ai][k];
+                const Send s = a.sends[k];
+                const int e = out_[base + k].error;
                 if (s.port == kUpstream) {
                     ServerStats& st = server_stats(s.dst);
                     if (e == 0) {
@@ -319,8 +359,11 @@ void RelayDaemon::flush_sends(size_t used) {
                         st.last_error = errno_text(e);
                         uint64_t since = 0;
                         if (st.send_log.allow(now_, since))
-                            spdlog::error("sending to server {} failed: {}{}", s.dst.str(), errno_text(e),
-                                          since ? " (" + std::to_string(since) + " more failures not logged)" : "");
+                            obs::log_event(spdlog::level::err, "send_error",
+                                           {{"server", s.dst.str()}, {"error", errno_text(e)}, {"not_logged", since}},
+                                           fmt::format("sending to server {} failed: {}{}", s.dst.str(), errno_text(e),
+                                                       since ? " (" + std::to_string(since) + " more failures not logged)"
+                                                             : ""));
                     }
                 } else if (e != 0) {
                     PortIo& io = io_[size_t(s.port)];
@@ -328,28 +371,32 @@ void RelayDaemon::flush_sends(size_t used) {
                     io.last_error = errno_text(e);
                     uint64_t since = 0;
                     if (io.log.allow(now_, since))
-                        spdlog::error("sending to client {} on {} failed: {}{}", s.dst.str(),
-                                      tracker_.ports()[size_t(s.port)].name, errno_text(e),
-                                      since ? " (" + std::to_string(since) + " more failures not logged)" : "");
+                        obs::log_event(spdlog::level::err, "send_error",
+                                       {{"client", s.dst.str()}, {"interface", tracker_.ports()[size_t(s.port)].name},
+                                        {"error", errno_text(e)}, {"not_logged", since}},
+                                       fmt::format("sending to client {} on {} failed: {}{}", s.dst.str(),
+                                                   tracker_.ports()[size_t(s.port)].name, errno_text(e),
+                                                   since ? " (" + std::to_string(since) + " more failures not logged)"
+                                                         : ""));
                 }
-                if (e == 0) ok.push_back(s);
+                if (e == 0) a.sends[kept++] = s;
             }
-            if (ok.empty()) {
+            if (kept == 0) {
                 if (log_debug_)
                     spdlog::debug("{} {} xid 0x{:06x} peer {} NOT sent: {}",
                                   a.sends.front().port == kUpstream ? "relay-forward" : "relay-reply",
-                                  dhcp6::msg_type_label(a.msg_type), a.xid, a.peer.str(), errno_text(errs[ai][0]));
+                                  dhcp6::msg_type_label(a.msg_type), a.xid, a.peer.str(), errno_text(first_error));
                 a.sends.clear();
                 continue;  // not relayed: no relay-forward/ADDR-REG-INFORM line, nothing recorded
             }
-            a.sends = std::move(ok);
+            a.sends.resize(kept);
         }
         if (a.drop != Drop::kNone || a.msg_type == dhcp6::msg::kAddrRegInform || log_debug_)
             log_actions(engine_->config(), a);
+        if (trail_.is_open() && !a.sends.empty()) write_trail(a, vlans_[ai]);
         if (rec_ && !a.sends.empty()) rec_->sent(capture::now(), a);
     }
     out_.clear();
-    out_of_.clear();
 }
 
 size_t RelayDaemon::serve_port(size_t i) {
@@ -371,6 +418,11 @@ size_t RelayDaemon::serve_port(size_t i) {
         }
         Actions& a = acts_[used];
         engine_->on_client_frame(int(i), pkt.data, p.src->linktype(), a);
+        vlans_[used].reset();
+        if (trail_.is_open() && a.drop == Drop::kNone && a.msg_type == dhcp6::msg::kAddrRegInform) {
+            frame::Frame f;  // the VLAN for the trail: parsed again only for what it records
+            if (frame::parse(pkt.data, p.src->linktype(), f, false).ok() && f.n_vlans) vlans_[used] = f.vlan_id(0);
+        }
         if (rec_) rec_->received_frame(pkt.ts, int(i), p.src->linktype(), pkt.data);
         queue_sends(used, a);
         ++used;
@@ -391,6 +443,7 @@ size_t RelayDaemon::serve_server() {
         if (std::find(filtered_ifindexes_.begin(), filtered_ifindexes_.end(), d.ifindex) != filtered_ifindexes_.end())
             continue;
         Actions& a = acts_[used];
+        vlans_[used].reset();
         if (rec_) rec_->received_datagram(capture::now(), d);
         engine_->on_server_datagram(d.peer, d.peer_port, d.data, a);
         queue_sends(used, a);
@@ -411,8 +464,11 @@ void RelayDaemon::read_socket_errors() {
                                    : errno_text(e.error);
             uint64_t since = 0;
             if (st.icmp_log.allow(now_, since))
-                spdlog::error("server {}: {} ({}){}", e.dst.str(), st.last_error, errno_text(e.error),
-                              since ? " (" + std::to_string(since) + " more not logged)" : "");
+                obs::log_event(spdlog::level::err, "icmp_error",
+                               {{"server", e.dst.str()}, {"error", st.last_error}, {"errno", errno_text(e.error)},
+                                {"not_logged", since}},
+                               fmt::format("server {}: {} ({}){}", e.dst.str(), st.last_error, errno_text(e.error),
+                                           since ? " (" + std::to_string(since) + " more not logged)" : ""));
         }
     }
 }
@@ -436,20 +492,70 @@ std::string RelayDaemon::report() const {
                  " (last: " + io_[i].last_error + ")\n";
     const uint64_t rec_errors = record_errors_ + (rec_ ? rec_->errors() : 0);
     if (rec_errors) r += "--write: " + std::to_string(rec_errors) + " frames not recorded\n";
+    if (trail_.is_open())
+        r += "--trail: " + std::to_string(trail_.written()) + " records written, " + std::to_string(trail_.errors()) +
+             " failed\n";
     return r;
+}
+
+// Publishes a snapshot when one is due, else brings the poll timeout down to when it is, so
+// /metrics is never more than ~250 ms behind the counters (and a quiet loop wakes no more often).
+int RelayDaemon::metrics_tick(int timeout_ms) {
+    const uint64_t t = capture::monotonic_ns();
+    if (t < next_metrics_) return std::min(timeout_ms, int((next_metrics_ - t) / 1000000) + 1);
+    publish_metrics();
+    next_metrics_ = t + obs::kPublishIntervalNs;
+    return timeout_ms;
+}
+
+void RelayDaemon::publish_metrics() {
+    obs::Snapshot& s = metrics_->next();
+    const Config& cfg = engine_->config();
+    s.drop_reasons.clear();
+    for (size_t d = 1; d < size_t(Drop::kCount_); ++d) s.drop_reasons.push_back(drop_name(Drop(d)));
+    s.ports.resize(cfg.ports.size() + 1);
+    for (size_t i = 0; i <= cfg.ports.size(); ++i) {
+        const bool upstream = i == cfg.ports.size();
+        const PortCounters& c = engine_->counters(upstream ? kUpstream : int(i));
+        obs::PortMetrics& m = s.ports[i];
+        m.name = upstream ? std::string_view("upstream") : std::string_view(cfg.ports[i].name);
+        m.frames = c.received;
+        m.received = c.received_by_type;
+        m.relayed = c.forwarded_by_type;
+        m.replies = c.replied_by_type;
+        m.drops.assign(c.drops.begin() + 1, c.drops.end());
+        m.is_interface = !upstream;
+        m.up = false;
+        m.events = {};
+        m.kernel_drops.reset();
+        m.send_errors.reset();
+        if (upstream || i >= tracker_.ports().size()) continue;
+        const capture::LivePort& p = tracker_.ports()[i];
+        m.up = p.state == capture::LinkState::kUp;
+        m.events = {p.events.up, p.events.down, p.events.absent, p.events.recreated, p.events.readdressed,
+                    p.events.capture_errors};
+        if (uint64_t d = 0; p.src && p.src->kernel_drops(d)) m.kernel_drops = d;
+        if (i < io_.size()) m.send_errors = io_[i].send_errors;
+    }
+    s.servers.resize(servers_.size());
+    for (size_t i = 0; i < servers_.size(); ++i)
+        s.servers[i] = {servers_[i].addr.str(), servers_[i].sent, servers_[i].failed, servers_[i].icmp_errors};
+    s.write_errors = record_errors_ + (rec_ ? rec_->errors() : 0);
+    s.mac_table_capacity = engine_->flood_guard().mac_table().capacity();
+    s.mac_table_evictions = engine_->flood_guard().mac_table().evictions();
+    metrics_->publish();
 }
 
 void RelayDaemon::reload() {
     std::string err;
     notify_.reloading();
     if (!opt_.reload) {
-        spdlog::info("SIGHUP: no --config file to reload; reopening files");
+        obs::log_event(spdlog::level::info, "reload", {{"config", ""}}, "SIGHUP: no --config file to reload; reopening files");
     } else {
         DaemonOptions next;
-        if (!opt_.reload(next, err)) {
-            spdlog::error("reload failed: {}; keeping the running configuration", err);
-        } else if (!take_locks(next.engine, err)) {
-            spdlog::error("reload failed: {}; keeping the running configuration", err);
+        if (!opt_.reload(next, err) || !take_locks(next.engine, err)) {
+            obs::log_event(spdlog::level::err, "reload_failed", {{"config", opt_.config_path}, {"error", err}},
+                           fmt::format("reload failed: {}; keeping the running configuration", err));
         } else {
             for (const auto& p : engine_->config().ports) {
                 bool kept = false;
@@ -462,7 +568,17 @@ void RelayDaemon::reload() {
             next.reload = std::move(opt_.reload);
             next.rcvbuf_bytes = opt_.rcvbuf_bytes;
             next.user = opt_.user;  // the process has already switched user
+            if (next.metrics_listen != opt_.metrics_listen)
+                spdlog::warn("reload: --metrics-listen changed to '{}': not applied, still '{}' (restart to change it)",
+                             next.metrics_listen, opt_.metrics_listen);
+            next.metrics_listen = opt_.metrics_listen;  // bound before the privilege drop
+            if (next.log_format != opt_.log_format)
+                spdlog::warn("reload: --log-format changed to '{}': not applied, still '{}' (restart to change it)",
+                             next.log_format, opt_.log_format);
+            next.log_format = opt_.log_format;  // the logger is set up once
+            const bool trail_moved = next.trail_path != opt_.trail_path;
             opt_ = std::move(next);
+            if (trail_moved && opt_.trail_path.empty()) trail_.close();
             if (auto lvl = spdlog::level::from_str(opt_.log_level); lvl != spdlog::level::off || opt_.log_level == "off")
                 spdlog::set_level(lvl);
             log_debug_ = spdlog::should_log(spdlog::level::debug);
@@ -484,13 +600,21 @@ void RelayDaemon::reload() {
             size_t added = 0, removed = 0;
             for (const auto& a : after) added += std::find(before.begin(), before.end(), a) == before.end();
             for (const auto& b : before) removed += std::find(after.begin(), after.end(), b) == after.end();
-            spdlog::info("configuration reloaded from {}: {} client interfaces ({} added, {} removed), servers {}",
-                         opt_.config_path, after.size(), added, removed, servers);
+            obs::log_event(spdlog::level::info, "reload",
+                           {{"config", opt_.config_path}, {"interfaces", after.size()}, {"added", added},
+                            {"removed", removed}, {"servers", servers}},
+                           fmt::format("configuration reloaded from {}: {} client interfaces ({} added, {} removed), "
+                                       "servers {}",
+                                       opt_.config_path, after.size(), added, removed, servers));
         }
     }
     if (!opt_.write_path.empty()) {
         if (!open_write(err)) spdlog::error("--write: reopening {}: {}", opt_.write_path, err);
         else spdlog::info("--write: reopened {}", opt_.write_path);
+    }
+    if (!opt_.trail_path.empty()) {
+        if (!open_trail(err)) spdlog::error("--trail: reopening {}: {}", opt_.trail_path, err);
+        else spdlog::info("--trail: reopened {}", opt_.trail_path);
     }
     notify_.ready("relaying on " + std::to_string(engine_->config().ports.size()) + " client interfaces");
 }
@@ -527,17 +651,55 @@ int RelayDaemon::run() {
         spdlog::error("--write: {}", err);
         return 1;
     }
+
     tracker_.set_names(names, now_);
     after_sync();
+    // /metrics: bound now (a port below 1024 would need privileges), served by a thread started
+    // after the drop (capabilities are per thread: it must not inherit them).
+    if (!opt_.metrics_listen.empty()) {
+        auto la = obs::parse_listen(opt_.metrics_listen, err);
+        metrics_ = std::make_unique<obs::MetricsServer>(obs::process_info("relay"));
+        if (!la || !metrics_->bind(*la, err)) {
+            spdlog::error("--metrics-listen {}: {}", opt_.metrics_listen, err);
+            return 1;
+        }
+    }
 
     capture::DropResult dr;
     if (!capture::drop_privileges(opt_.user, {capture::kCapNetRaw}, dr, err)) {
         spdlog::error("dropping privileges: {}", err);
         return 1;
     }
+    // The trail is opened as the user the daemon runs as, so SIGHUP can reopen and recreate it
+    // (its directory must be writable by that user: /var/log/regrelay, LogsDirectory= in the units).
+    if (!opt_.trail_path.empty() && !open_trail(err)) {
+        spdlog::error("--trail: {}", err);
+        return 1;
+    }
     if (dr.dropped)
-        spdlog::info("dropped privileges to user {} (uid {}, gid {}), keeping {}", dr.user, dr.uid, dr.gid,
-                     capture::capability_name(capture::kCapNetRaw));
+        obs::log_event(spdlog::level::info, "privileges_dropped",
+                       {{"user", dr.user}, {"uid", dr.uid}, {"gid", dr.gid},
+                        {"capabilities", std::vector<std::string>{capture::capability_name(capture::kCapNetRaw)}}},
+                       fmt::format("dropped privileges to user {} (uid {}, gid {}), keeping {}", dr.user, dr.uid,
+                                   dr.gid, capture::capability_name(capture::kCapNetRaw)));
+    if (metrics_) {
+        publish_metrics();
+        if (!metrics_->start(err)) {
+            spdlog::error("--metrics-listen {}: {}", opt_.metrics_listen, err);
+            return 1;
+        }
+        spdlog::info("serving metrics at http://{}/metrics", opt_.metrics_listen);
+    }
+    {
+        std::vector<std::string> ifs, srv;
+        for (const auto& p : engine_->config().ports) ifs.push_back(p.name);
+        for (const auto& sv : servers_) srv.push_back(sv.addr.str());
+        // For json consumers only: text mode has no start line (its lines stay as they were).
+        obs::log_event(spdlog::level::info, "start",
+                       {{"mode", "relay"}, {"interfaces", ifs}, {"servers", srv}, {"pid", int64_t(::getpid())},
+                        {"trail", opt_.trail_path}},
+                       "");
+    }
     notify_.ready("relaying on " + std::to_string(engine_->config().ports.size()) + " client interfaces");
 
     std::vector<pollfd> pfds;
@@ -561,6 +723,7 @@ int RelayDaemon::run() {
             const uint64_t t = capture::monotonic_ns();
             timeout = r <= t ? 0 : int(std::min<uint64_t>((r - t) / 1000000 + 1, 1000));
         }
+        if (metrics_) timeout = metrics_tick(timeout);
         timeout = notify_.poll_timeout_ms(capture::monotonic_ns(), timeout);
         int n = ::poll(pfds.data(), pfds.size(), timeout);
         if (n < 0) {
@@ -574,10 +737,15 @@ int RelayDaemon::run() {
 
         if (pfds[0].revents & POLLIN) {
             capture::Controls c = capture::read_control(sfd);
-            if (c.report) spdlog::info("counters:\n{}", report());
+            if (c.report) {
+                const std::string r = report();
+                obs::log_event(spdlog::level::info, "counters", {{"when", "SIGUSR1"}, {"lines", obs::split_lines(r)}},
+                               "counters:\n" + r);
+            }
             if (c.reload) reload();
             if (c.stop) {
-                spdlog::info("{} received, stopping", c.stop_signal);
+                obs::log_event(spdlog::level::info, "stop", {{"signal", c.stop_signal}},
+                               fmt::format("{} received, stopping", c.stop_signal));
                 running = false;
                 break;
             }
@@ -604,7 +772,8 @@ int RelayDaemon::run() {
         }
         // Bounded batches per source, the server side first in every round, until every
         // source is drained or the round limit sends us back to poll.
-        std::vector<bool> busy(tracker_.ports().size(), false);
+        std::vector<bool>& busy = busy_;
+        busy.assign(tracker_.ports().size(), false);
         for (size_t k = 3; k < pfds.size(); ++k)
             if (pfds[k].revents & POLLIN) busy[pfd_port[k - 3]] = true;
         bool server_busy = (pfds[2].revents & POLLIN) != 0;
@@ -626,12 +795,17 @@ int RelayDaemon::run() {
             after_sync();
             next_resync = now_ + kResyncInterval;
         }
-        for (const auto& line : engine_->flood_report(now_)) spdlog::warn("{}", line);
+        for (const auto& line : engine_->flood_report(now_))
+            obs::log_event(spdlog::level::warn, "flood_summary", obs::flood_summary_fields(line), line);
         if (sink_) sink_->flush();
     }
     notify_.stopping();
-    for (const auto& line : engine_->flood_report(now_, true)) spdlog::warn("{}", line);
-    spdlog::info("counters at exit:\n{}", report());
+    for (const auto& line : engine_->flood_report(now_, true))
+        obs::log_event(spdlog::level::warn, "flood_summary", obs::flood_summary_fields(line), line);
+    {
+        const std::string r = report();
+        obs::log_event(spdlog::level::info, "counters", {{"when", "exit"}, {"lines", obs::split_lines(r)}}, "counters at exit:\n" + r);
+    }
     tracker_.set_names({}, now_);
     ::close(sfd);
     return 0;

@@ -21,9 +21,12 @@ struct DaemonOptions {
     std::vector<bool> fixed_link_address;  // per port: --link-address given (not followed)
     std::string upstream_iface;          // for the ff05::1:3 multicast; may be empty with --server
     std::string write_path;              // --write: a pcap of what is received and sent
+    std::string trail_path;              // --trail: the registration trail (obs/trail.h)
+    std::string log_format = "text";     // --log-format (set up once at start; not reloaded)
     int rcvbuf_bytes = 32 << 20;
     std::string user;                    // --user (empty: regrelay, else nobody)
     std::string log_level = "info";
+    std::string metrics_listen;          // --metrics-listen ADDR:PORT (checked); empty: no /metrics
     // Rebuilds the options from the command line and the configuration file (SIGHUP). Empty
     // when there is no --config file. False and `err` ("FILE:LINE: ...") when it is invalid.
     std::function<bool(DaemonOptions& out, std::string& err)> reload;

@@ -75,6 +75,7 @@ void Engine::on_client_parsed(int port, const frame::Frame& f, frame::ParseResul
         const bool dhcp = f.dport == kPortClient || f.sport == kPortClient || f.sport == kPortServer;
         return drop(port, dhcp ? Drop::kNotServerPort : Drop::kNotDhcpv6, out);
     }
+    if (!f.payload.empty()) ++counters_[slot(port)].received_by_type[f.payload[0]];
     if (f.dst.is_multicast() ? (f.dst != kAllDhcpRelayAgentsAndServers && f.dst != kAllDhcpServers) : !is_local(f.dst))
         return drop(port, Drop::kNotForUs, out);
     forward(port, f, out);
@@ -133,6 +134,7 @@ void Engine::forward(int port, const frame::Frame& f, Actions& out) {
     }
     auto& c = counters_[slot(port)];
     ++c.forwarded;
+    ++c.forwarded_by_type[type];
     if (type == msg::kAddrRegInform) {
         ++c.addr_reg_inform;
         out.log_suppressed = !guard_.log_line(size_t(port), now_ns_);  // the info line's budget
@@ -145,6 +147,7 @@ void Engine::on_server_datagram(const Ip6Addr& src, uint16_t sport, Bytes payloa
     out.peer = src;  // the sending server, until the Relay-reply names the peer
     ++counters_[slot(kUpstream)].received;
     if (payload.empty()) return drop(kUpstream, Drop::kTruncated, out);
+    ++counters_[slot(kUpstream)].received_by_type[payload[0]];
     out.msg_type = payload[0];
     if (payload[0] != msg::kRelayRepl) return drop(kUpstream, Drop::kNotRelayReply, out);
     auto rr = decode_relay(payload);
@@ -188,6 +191,7 @@ void Engine::on_server_datagram(const Ip6Addr& src, uint16_t sport, Bytes payloa
     out.sends.push_back(Send{peer, dport, port, 0});
     auto& c = counters_[slot(port)];
     ++c.replied;
+    ++c.replied_by_type[inner[0]];
     if (inner[0] == msg::kAddrRegReply) ++c.addr_reg_reply;
 }
 

@@ -123,6 +123,10 @@ struct PortCounters {
     uint64_t addr_reg_inform = 0;
     uint64_t addr_reg_reply = 0;
     std::array<uint64_t, size_t(Drop::kCount_)> drops{};
+    // By DHCPv6 message type (the index): received (client side: every UDP datagram to port 547,
+    // by its first byte; server side: every datagram), forwarded (by the relayed message's type),
+    // replied (by the delivered message's type). For /metrics.
+    std::array<uint64_t, 256> received_by_type{}, forwarded_by_type{}, replied_by_type{};
 };
 
 class Engine {

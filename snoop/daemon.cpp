@@ -18,6 +18,9 @@
 #include "capture/packet_io.h"
 #include "capture/privileges.h"
 #include "dhcp6/print.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "obs/trail.h"
 #include "snoop/filters.h"
 
 namespace regrelay::snoop {
@@ -33,13 +36,21 @@ constexpr size_t kBatch = 64;
 
 void log_actions(const Config& cfg, const Actions& a) {
     using namespace regrelay::dhcp6;
+    using obs::Field;
     auto name = [&](int p) { return p < 0 ? std::string("-") : cfg.ports[size_t(p)].name; };
+    auto xid_text = [](uint32_t x) { return fmt::format("0x{:06x}", x); };
     if (a.drop != Drop::kNone) {
-        if (spdlog::should_log(spdlog::level::debug))
-            spdlog::debug("drop {} on {}: {}{} from {}{}", a.msg_type ? msg_type_label(a.msg_type) : "frame",
-                          name(a.port), drop_name(a.drop),
-                          a.drop == Drop::kBadFrame ? std::string(1, '/').append(frame::drop_name(a.frame_drop)) : "",
-                          a.peer.str(), a.client_mac ? " mac " + a.client_mac->str() : "");
+        if (spdlog::should_log(spdlog::level::debug)) {
+            const std::string what = a.msg_type ? msg_type_label(a.msg_type) : "frame";
+            std::string why(drop_name(a.drop));
+            if (a.drop == Drop::kBadFrame) why.append("/").append(frame::drop_name(a.frame_drop));
+            std::vector<Field> f{{"type", what}, {"interface", name(a.port)}, {"reason", why},
+                                 {"source", a.peer.str()}};
+            if (a.client_mac) f.emplace_back("mac", a.client_mac->str());
+            obs::log_event(spdlog::level::debug, "drop", f,
+                           fmt::format("drop {} on {}: {} from {}{}", what, name(a.port), why, a.peer.str(),
+                                       a.client_mac ? " mac " + a.client_mac->str() : ""));
+        }
         return;
     }
     if (!a.emit) return;
@@ -48,21 +59,39 @@ void log_actions(const Config& cfg, const Actions& a) {
         spdlog::should_log(spdlog::level::info)) {
         // The IA Address(es) the message carries, never the source address in their place.
         std::string duid = "-", addr = "address [malformed message]";
+        std::vector<std::string> addrs;
         if (auto m = decode_client(a.message)) {
             if (const Option* o = find_option(m->options, opt::kClientId)) duid = hex(o->data);
             addr = registered_addresses(m->options);
+            for (const auto& o : m->options)
+                if (o.code == opt::kIaAddr) {
+                    auto ia = as_ia_addr(o);
+                    addrs.push_back(ia ? ia->addr.str() : std::string("[malformed]"));
+                }
         }
-        spdlog::info("ADDR-REG-INFORM {} mac {} duid {} port {} source {} xid 0x{:06x}", addr,
-                     a.client_mac ? a.client_mac->str() : "-", duid, name(a.port), a.peer.str(), a.xid);
+        const std::string mac = a.client_mac ? a.client_mac->str() : "-";
+        obs::log_event(spdlog::level::info, "addr_reg_inform",
+                       {{"addresses", addrs}, {"mac", mac}, {"duid", duid}, {"interface", name(a.port)},
+                        {"source", a.peer.str()}, {"xid", xid_text(a.xid)}},
+                       fmt::format("ADDR-REG-INFORM {} mac {} duid {} port {} source {} xid 0x{:06x}", addr, mac, duid,
+                                   name(a.port), a.peer.str(), a.xid));
     }
     if (spdlog::should_log(spdlog::level::debug)) {
-        if (up)
-            spdlog::debug("relay-forward {} xid 0x{:06x} peer {} mac {} port {} hop {} to {}",
-                          msg_type_label(a.msg_type), a.xid, a.peer.str(), a.client_mac ? a.client_mac->str() : "-",
-                          name(a.port), a.hop_count, name(a.out_port));
-        else
-            spdlog::debug("relay-reply {} xid 0x{:06x} to {} port {} from {}", msg_type_label(a.msg_type), a.xid,
-                          a.peer.str(), name(a.out_port), name(a.port));
+        const std::string what = msg_type_label(a.msg_type);
+        if (up) {
+            const std::string mac = a.client_mac ? a.client_mac->str() : "-";
+            obs::log_event(spdlog::level::debug, "relay_forward",
+                           {{"type", what}, {"xid", xid_text(a.xid)}, {"peer", a.peer.str()}, {"mac", mac},
+                            {"interface", name(a.port)}, {"hop", unsigned(a.hop_count)}, {"to", name(a.out_port)}},
+                           fmt::format("relay-forward {} xid 0x{:06x} peer {} mac {} port {} hop {} to {}", what,
+                                       a.xid, a.peer.str(), mac, name(a.port), a.hop_count, name(a.out_port)));
+        } else {
+            obs::log_event(spdlog::level::debug, "relay_reply",
+                           {{"type", what}, {"xid", xid_text(a.xid)}, {"peer", a.peer.str()},
+                            {"interface", name(a.out_port)}, {"from", name(a.port)}},
+                           fmt::format("relay-reply {} xid 0x{:06x} to {} port {} from {}", what, a.xid, a.peer.str(),
+                                       name(a.out_port), name(a.port)));
+        }
     }
 }
 
@@ -87,9 +116,14 @@ private:
     size_t serve(size_t i);
     void record(const capture::Timestamp& ts, unsigned ifindex, uint8_t dir, int linktype, Bytes frame);
     std::string report() const;
+    // /metrics: the counters copied for the HTTP thread, at most every 250 ms.
+    int metrics_tick(int timeout_ms);
+    void publish_metrics();
     bool take_locks(const Config& cfg, std::string& err);
     void reload();
     bool open_write(std::string& err);
+    // The trail record of a frame that was injected (obs/trail.h); `in` is the frame received.
+    void write_trail(const Actions& a, Bytes in, int linktype);
 
     DaemonOptions opt_;
     std::unique_ptr<Engine> engine_;
@@ -101,11 +135,38 @@ private:
     std::vector<uint8_t> recbuf_;
     uint64_t inject_errors_ = 0, record_errors_ = 0;
     std::string last_inject_error_;
+    std::vector<bool> busy_;  // per port: a full batch was read in the last round
     bool filters_installed_ = false;
+    std::unique_ptr<obs::MetricsServer> metrics_;  // --metrics-listen
+    uint64_t next_metrics_ = 0;
     bool log_debug_ = false;
     uint64_t now_ = 0;
     Actions a_;
+    obs::TrailWriter trail_;  // --trail
 };
+
+void SnoopDaemon::write_trail(const Actions& a, Bytes in, int linktype) {
+    const Config& cfg = engine_->config();
+    if (a.out_port < 0 || a.port < 0) return;
+    const bool up = cfg.ports[size_t(a.out_port)].role == Role::kUplink;
+    obs::TrailContext c;
+    if (up && a.msg_type == dhcp6::msg::kAddrRegInform && a.hop_count == 0) c.kind = obs::TrailKind::kInform;
+    else if (!up && a.msg_type == dhcp6::msg::kAddrRegReply) c.kind = obs::TrailKind::kReply;
+    else return;
+    const capture::Timestamp t = capture::now();
+    c.sec = t.sec;
+    c.nsec = t.nsec;
+    c.port = cfg.ports[size_t(up ? a.port : a.out_port)].name;
+    if (up) {
+        c.mac = a.client_mac;
+        frame::Frame f;  // the VLAN: parsed again only for what the trail records
+        if (frame::parse(in, linktype, f, false).ok() && f.n_vlans) c.vlan = f.vlan_id(0);
+    }
+    c.peer = a.peer;
+    c.xid = a.xid;
+    c.message = a.message;
+    trail_.write(obs::trail_lines(c), now_);
+}
 
 bool SnoopDaemon::open_port(size_t idx, capture::LivePort& p, const capture::Interface&, std::string& err) {
     capture::LiveOptions lo;
@@ -160,20 +221,27 @@ size_t SnoopDaemon::serve(size_t i) {
             ++inject_errors_;
             last_inject_error_ = "interface " + out.name + " is not up";
             if (log_debug_)
-                spdlog::debug("{} from {} NOT injected: {} is not up", dhcp6::msg_type_label(a_.msg_type), p.name,
-                              out.name);
+                obs::log_event(spdlog::level::debug, "send_error",
+                               {{"type", dhcp6::msg_type_label(a_.msg_type)}, {"from", p.name}, {"interface", out.name},
+                                {"error", "not up"}},
+                               fmt::format("{} from {} NOT injected: {} is not up", dhcp6::msg_type_label(a_.msg_type),
+                                           p.name, out.name));
             continue;
         }
         if (!out.sink->write(pkt.ts, a_.frame)) {
             ++inject_errors_;
             last_inject_error_ = out.sink->error();
             if (log_debug_)
-                spdlog::debug("{} from {} NOT injected on {}: {}", dhcp6::msg_type_label(a_.msg_type), p.name,
-                              out.name, last_inject_error_);
+                obs::log_event(spdlog::level::debug, "send_error",
+                               {{"type", dhcp6::msg_type_label(a_.msg_type)}, {"from", p.name}, {"interface", out.name},
+                                {"error", last_inject_error_}},
+                               fmt::format("{} from {} NOT injected on {}: {}", dhcp6::msg_type_label(a_.msg_type),
+                                           p.name, out.name, last_inject_error_));
             continue;
         }
         // Logged once injected: a line never claims what did not happen.
         if (a_.msg_type == dhcp6::msg::kAddrRegInform || log_debug_) log_actions(engine_->config(), a_);
+        if (trail_.is_open()) write_trail(a_, pkt.data, lt);
         if (rec_) record(capture::now(), out.ifindex, frame::kSllOutgoing, frame::kLinkEthernet, a_.frame);
     }
     if (k) tracker_.capture_ok(i);
@@ -192,7 +260,52 @@ std::string SnoopDaemon::report() const {
     if (inject_errors_)
         r += "injection errors " + std::to_string(inject_errors_) + " (last: " + last_inject_error_ + ")\n";
     if (record_errors_) r += "--write: " + std::to_string(record_errors_) + " frames not recorded\n";
+    if (trail_.is_open())
+        r += "--trail: " + std::to_string(trail_.written()) + " records written, " + std::to_string(trail_.errors()) +
+             " failed\n";
     return r;
+}
+
+// Publishes a snapshot when one is due, else brings the poll timeout down to when it is (see
+// relay/daemon.cpp).
+int SnoopDaemon::metrics_tick(int timeout_ms) {
+    const uint64_t t = capture::monotonic_ns();
+    if (t < next_metrics_) return std::min(timeout_ms, int((next_metrics_ - t) / 1000000) + 1);
+    publish_metrics();
+    next_metrics_ = t + obs::kPublishIntervalNs;
+    return timeout_ms;
+}
+
+void SnoopDaemon::publish_metrics() {
+    obs::Snapshot& s = metrics_->next();
+    const Config& cfg = engine_->config();
+    s.drop_reasons.clear();
+    for (size_t d = 1; d < size_t(Drop::kCount_); ++d) s.drop_reasons.push_back(drop_name(Drop(d)));
+    s.ports.resize(cfg.ports.size());
+    for (size_t i = 0; i < cfg.ports.size(); ++i) {
+        const PortCounters& c = engine_->counters(int(i));
+        obs::PortMetrics& m = s.ports[i];
+        m.name = cfg.ports[i].name;
+        m.frames = c.received;
+        m.received = c.received_by_type;
+        m.relayed = c.relayed_up_by_type;
+        m.replies = c.relayed_down_by_type;
+        m.drops.assign(c.drops.begin() + 1, c.drops.end());
+        m.up = false;
+        m.events = {};
+        m.kernel_drops.reset();
+        if (i >= tracker_.ports().size()) continue;
+        const capture::LivePort& p = tracker_.ports()[i];
+        m.up = p.state == capture::LinkState::kUp;
+        m.events = {p.events.up, p.events.down, p.events.absent, p.events.recreated, p.events.readdressed,
+                    p.events.capture_errors};
+        if (uint64_t d = 0; p.src && p.src->kernel_drops(d)) m.kernel_drops = d;
+    }
+    s.inject_errors = inject_errors_;
+    s.write_errors = record_errors_;
+    s.mac_table_capacity = engine_->flood_guard().mac_table().capacity();
+    s.mac_table_evictions = engine_->flood_guard().mac_table().evictions();
+    metrics_->publish();
 }
 
 bool SnoopDaemon::take_locks(const Config& cfg, std::string& err) {
@@ -212,11 +325,12 @@ void SnoopDaemon::reload() {
     std::string err;
     notify_.reloading();
     if (!opt_.reload) {
-        spdlog::info("SIGHUP: no --config file to reload; reopening files");
+        obs::log_event(spdlog::level::info, "reload", {{"config", ""}}, "SIGHUP: no --config file to reload; reopening files");
     } else {
         DaemonOptions next;
         if (!opt_.reload(next, err) || !take_locks(next.engine, err)) {
-            spdlog::error("reload failed: {}; keeping the running configuration", err);
+            obs::log_event(spdlog::level::err, "reload_failed", {{"config", opt_.config_path}, {"error", err}},
+                           fmt::format("reload failed: {}; keeping the running configuration", err));
         } else {
             std::vector<std::string> names;
             for (const auto& p : next.engine.ports) names.push_back(p.name);
@@ -227,7 +341,16 @@ void SnoopDaemon::reload() {
                                          before.uplink != after.uplink || next.install_filters != filters_installed_;
             next.reload = std::move(opt_.reload);
             next.user = opt_.user;
+            if (next.metrics_listen != opt_.metrics_listen)
+                spdlog::warn("reload: --metrics-listen changed to '{}': not applied, still '{}' (restart to change it)",
+                             next.metrics_listen, opt_.metrics_listen);
+            next.metrics_listen = opt_.metrics_listen;  // bound before the privilege drop
+            if (next.log_format != opt_.log_format)
+                spdlog::warn("reload: --log-format changed to '{}': not applied, still '{}' (restart to change it)",
+                             next.log_format, opt_.log_format);
+            next.log_format = opt_.log_format;  // the logger is set up once
             opt_ = std::move(next);
+            if (opt_.trail_path.empty()) trail_.close();
             if (auto lvl = spdlog::level::from_str(opt_.log_level); lvl != spdlog::level::off || opt_.log_level == "off")
                 spdlog::set_level(lvl);
             log_debug_ = spdlog::should_log(spdlog::level::debug);
@@ -245,12 +368,17 @@ void SnoopDaemon::reload() {
                     else spdlog::error("--install-filters: {}", err);
                 }
             }
-            spdlog::info("configuration reloaded from {}: {} ports", opt_.config_path, names.size());
+            obs::log_event(spdlog::level::info, "reload", {{"config", opt_.config_path}, {"ports", names.size()}},
+                           fmt::format("configuration reloaded from {}: {} ports", opt_.config_path, names.size()));
         }
     }
     if (!opt_.write_path.empty()) {
         if (!open_write(err)) spdlog::error("--write: reopening {}: {}", opt_.write_path, err);
         else spdlog::info("--write: reopened {}", opt_.write_path);
+    }
+    if (!opt_.trail_path.empty()) {
+        if (!trail_.open(opt_.trail_path, err)) spdlog::error("--trail: reopening {}: {}", opt_.trail_path, err);
+        else spdlog::info("--trail: reopened {}", opt_.trail_path);
     }
     notify_.ready("snooping on " + std::to_string(engine_->config().ports.size()) + " ports");
 }
@@ -283,6 +411,7 @@ int SnoopDaemon::run() {
         spdlog::error("--write: {}", err);
         return 1;
     }
+
     if (opt_.install_filters) {
         if (!install_filters(FilterPorts::of(engine_->config()), err)) {
             spdlog::error("--install-filters: {}", err);
@@ -294,6 +423,16 @@ int SnoopDaemon::run() {
     std::vector<std::string> names;
     for (const auto& p : engine_->config().ports) names.push_back(p.name);
     tracker_.set_names(names, now_);
+    // /metrics: bound now, served by a thread started after the drop (see relay/daemon.cpp).
+    if (!opt_.metrics_listen.empty()) {
+        auto la = obs::parse_listen(opt_.metrics_listen, err);
+        metrics_ = std::make_unique<obs::MetricsServer>(obs::process_info("snoop"));
+        if (!la || !metrics_->bind(*la, err)) {
+            spdlog::error("--metrics-listen {}: {}", opt_.metrics_listen, err);
+            if (filters_installed_) remove_filters(err);
+            return 1;
+        }
+    }
 
     // Kept: capture and injection reopen (CAP_NET_RAW), the filters' reinstall and removal
     // (CAP_NET_ADMIN).
@@ -303,9 +442,39 @@ int SnoopDaemon::run() {
         if (filters_installed_) remove_filters(err);
         return 1;
     }
+    // The trail is opened as the user the daemon runs as, so SIGHUP can reopen and recreate it
+    // (see relay/daemon.cpp).
+    if (!opt_.trail_path.empty() && !trail_.open(opt_.trail_path, err)) {
+        spdlog::error("--trail: {}", err);
+        if (filters_installed_) remove_filters(err);
+        return 1;
+    }
     if (dr.dropped)
-        spdlog::info("dropped privileges to user {} (uid {}, gid {}), keeping {} and {}", dr.user, dr.uid, dr.gid,
-                     capture::capability_name(capture::kCapNetAdmin), capture::capability_name(capture::kCapNetRaw));
+        obs::log_event(spdlog::level::info, "privileges_dropped",
+                       {{"user", dr.user}, {"uid", dr.uid}, {"gid", dr.gid},
+                        {"capabilities", std::vector<std::string>{capture::capability_name(capture::kCapNetAdmin),
+                                                                  capture::capability_name(capture::kCapNetRaw)}}},
+                       fmt::format("dropped privileges to user {} (uid {}, gid {}), keeping {} and {}", dr.user,
+                                   dr.uid, dr.gid, capture::capability_name(capture::kCapNetAdmin),
+                                   capture::capability_name(capture::kCapNetRaw)));
+    if (metrics_) {
+        publish_metrics();
+        if (!metrics_->start(err)) {
+            spdlog::error("--metrics-listen {}: {}", opt_.metrics_listen, err);
+            if (filters_installed_) remove_filters(err);
+            return 1;
+        }
+        spdlog::info("serving metrics at http://{}/metrics", opt_.metrics_listen);
+    }
+    {
+        std::vector<std::string> ports;
+        for (const auto& p : engine_->config().ports) ports.push_back(p.name);
+        // For json consumers only: text mode has no start line (its lines stay as they were).
+        obs::log_event(spdlog::level::info, "start",
+                       {{"mode", "snoop"}, {"interfaces", ports}, {"pid", int64_t(::getpid())},
+                        {"trail", opt_.trail_path}},
+                       "");
+    }
     notify_.ready("snooping on " + std::to_string(engine_->config().ports.size()) + " ports");
 
     std::vector<pollfd> pfds;
@@ -327,6 +496,7 @@ int SnoopDaemon::run() {
             const uint64_t t = capture::monotonic_ns();
             timeout = r <= t ? 0 : int(std::min<uint64_t>((r - t) / 1000000 + 1, 1000));
         }
+        if (metrics_) timeout = metrics_tick(timeout);
         timeout = notify_.poll_timeout_ms(capture::monotonic_ns(), timeout);
         int n = ::poll(pfds.data(), pfds.size(), timeout);
         if (n < 0) {
@@ -339,10 +509,15 @@ int SnoopDaemon::run() {
         notify_.tick(now_);  // WATCHDOG=1 while the loop turns
         if (pfds[0].revents & POLLIN) {
             capture::Controls c = capture::read_control(sfd);
-            if (c.report) spdlog::info("counters:\n{}", report());
+            if (c.report) {
+                const std::string r = report();
+                obs::log_event(spdlog::level::info, "counters", {{"when", "SIGUSR1"}, {"lines", obs::split_lines(r)}},
+                               "counters:\n" + r);
+            }
             if (c.reload) reload();
             if (c.stop) {
-                spdlog::info("{} received, stopping", c.stop_signal);
+                obs::log_event(spdlog::level::info, "stop", {{"signal", c.stop_signal}},
+                               fmt::format("{} received, stopping", c.stop_signal));
                 break;
             }
         }
@@ -362,7 +537,8 @@ int SnoopDaemon::run() {
         if (changed) continue;
         // Bounded batches per port, round robin: a flooded port cannot starve the others (the
         // uplink, with the replies, among them).
-        std::vector<bool> busy(tracker_.ports().size(), false);
+        std::vector<bool>& busy = busy_;  // reused: no allocation per wake-up
+        busy.assign(tracker_.ports().size(), false);
         for (size_t k = 2; k < pfds.size(); ++k)
             if (pfds[k].revents & POLLIN) busy[pfd_port[k - 2]] = true;
         for (int round = 0; round < kMaxRounds; ++round) {
@@ -378,16 +554,22 @@ int SnoopDaemon::run() {
             tracker_.sync_all(now_);
             next_resync = now_ + kResyncInterval;
         }
-        for (const auto& line : engine_->flood_report(now_)) spdlog::warn("{}", line);
+        for (const auto& line : engine_->flood_report(now_))
+            obs::log_event(spdlog::level::warn, "flood_summary", obs::flood_summary_fields(line), line);
         if (rec_) rec_->flush();
     }
     notify_.stopping();
-    for (const auto& line : engine_->flood_report(now_, true)) spdlog::warn("{}", line);
+    for (const auto& line : engine_->flood_report(now_, true))
+        obs::log_event(spdlog::level::warn, "flood_summary", obs::flood_summary_fields(line), line);
     if (filters_installed_) {
         if (!remove_filters(err)) spdlog::error("removing nftables table bridge {}: {}", kFilterTable, err);
         else spdlog::info("removed nftables table bridge {}", kFilterTable);
     }
-    spdlog::info("counters at exit:\n{}", report());
+    {
+        const std::string r = report();
+        obs::log_event(spdlog::level::info, "counters", {{"when", "exit"}, {"lines", obs::split_lines(r)}},
+                       "counters at exit:\n" + r);
+    }
     tracker_.set_names({}, now_);
     ::close(sfd);
     return 0;

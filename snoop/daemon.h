@@ -15,9 +15,12 @@ namespace regrelay::snoop {
 struct DaemonOptions {
     Config engine;
     std::string write_path;
+    std::string trail_path;           // --trail: the registration trail (obs/trail.h)
+    std::string log_format = "text";  // --log-format (set up once at start; not reloaded)
     bool install_filters = false;
     std::string user;               // --user (empty: regrelay, else nobody)
     std::string log_level = "info";
+    std::string metrics_listen;     // --metrics-listen ADDR:PORT (checked); empty: no /metrics
     // Rebuilds the options from the command line and the configuration file (SIGHUP). Empty
     // when there is no --config file. False and `err` ("FILE:LINE: ...") when it is invalid.
     std::function<bool(DaemonOptions& out, std::string& err)> reload;

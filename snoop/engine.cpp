@@ -75,6 +75,7 @@ void Engine::on_frame(int port, Bytes data, int linktype, Actions& out) {
                             (f.sport == kPortServer || f.sport == kPortClient);
     if (!dhcp_ports) return drop(port, Drop::kNotDhcp, out);
     Bytes msg = f.payload;
+    if (!msg.empty()) ++counters_[size_t(port)].received_by_type[msg[0]];
     if (msg.size() < kClientHeaderLen) return drop(port, Drop::kTruncated, out);
     const uint8_t type = msg[0];
     out.msg_type = type;
@@ -158,6 +159,7 @@ void Engine::relay_up(int port, const frame::Frame& f, bool from_relay, Actions&
     out.out_port = uplink_;
     auto& c = counters_[size_t(port)];
     ++c.relayed_up;
+    ++c.relayed_up_by_type[msg[0]];
     if (!from_relay && msg[0] == msg::kAddrRegInform) {
         ++c.addr_reg_inform;
         out.log_suppressed = !guard_.log_line(size_t(port), now_ns_);  // the info line's budget
@@ -213,6 +215,7 @@ void Engine::relay_down(int port, const frame::Frame& f, Actions& out) {
     out.out_port = target;
     auto& c = counters_[size_t(target)];
     ++c.relayed_down;
+    ++c.relayed_down_by_type[inner[0]];
     if (inner[0] == msg::kAddrRegReply) ++c.addr_reg_reply;
 }
 

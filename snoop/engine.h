@@ -101,6 +101,10 @@ struct PortCounters {
     uint64_t addr_reg_inform = 0;
     uint64_t addr_reg_reply = 0;
     std::array<uint64_t, size_t(Drop::kCount_)> drops{};
+    // By DHCPv6 message type (the index): received (every UDP datagram between ports 546/547,
+    // by its first byte), relayed up from this port (by the relayed message's type), relayed
+    // down to this port (by the delivered message's type). For /metrics.
+    std::array<uint64_t, 256> received_by_type{}, relayed_up_by_type{}, relayed_down_by_type{};
 };
 
 class Engine {
