@@ -95,24 +95,43 @@ bool MacTable::aged(const Entry& e, uint64_t now_ns) const {
     return now_ns >= e.bucket.last_ns && now_ns - e.bucket.last_ns >= idle_ns_;
 }
 
-bool MacTable::admit(uint64_t key, uint64_t now_ns) {
-    if (!rate_.enabled()) return true;
+MacTable::Result MacTable::check(uint64_t key, uint64_t now_ns) {
+    if (!rate_.enabled()) return Result::kNew;
     Entry* set = &entries_[set_of(key) * kWays];
     Entry* victim = nullptr;
-    int victim_rank = 3;  // 0 free, 1 aged out, 2 in use (least recently used)
+    // 0 free, 1 aged out, 2 new in use, 3 established in use (least recently used within 2, 3)
+    int victim_rank = 4;
     for (size_t w = 0; w < kWays; ++w) {
         Entry& e = set[w];
-        if (e.key == key) return TokenBucket::take(rate_, e.bucket, now_ns);
-        const int rank = e.key == kFree ? 0 : aged(e, now_ns) ? 1 : 2;
-        if (rank < victim_rank || (rank == victim_rank && rank == 2 && e.bucket.last_ns < victim->bucket.last_ns)) {
+        if (e.key == key) {
+            if (aged(e, now_ns)) {  // as good as absent: starts new again
+                e.bucket = TokenBucket::full_state(rate_, now_ns);
+                e.since = now_ns & ~kEstablishedBit;
+            }
+            if (!TokenBucket::take(rate_, e.bucket, now_ns)) return Result::kDrop;
+            if (!(e.since & kEstablishedBit) && now_ns >= e.since && now_ns - e.since >= kEstablishNs)
+                e.since = kEstablishedBit;
+            return e.since & kEstablishedBit ? Result::kEstablished : Result::kNew;
+        }
+        const int rank = e.key == kFree ? 0 : aged(e, now_ns) ? 1 : (e.since & kEstablishedBit) ? 3 : 2;
+        if (rank < victim_rank || (rank == victim_rank && rank >= 2 && e.bucket.last_ns < victim->bucket.last_ns)) {
             victim = &e;
             victim_rank = rank;
         }
     }
-    if (victim_rank == 2) ++evictions_;
+    if (victim_rank >= 2) ++evictions_;
     victim->key = key;
     victim->bucket = TokenBucket::full_state(rate_, now_ns);
-    return TokenBucket::take(rate_, victim->bucket, now_ns);
+    victim->since = now_ns & ~kEstablishedBit;
+    return TokenBucket::take(rate_, victim->bucket, now_ns) ? Result::kNew : Result::kDrop;
+}
+
+bool MacTable::established(uint64_t key, uint64_t now_ns) const {
+    if (!rate_.enabled()) return false;
+    const Entry* set = &entries_[set_of(key) * kWays];
+    for (size_t w = 0; w < kWays; ++w)
+        if (set[w].key == key) return !aged(set[w], now_ns) && (set[w].since & kEstablishedBit);
+    return false;
 }
 
 size_t MacTable::occupied(uint64_t now_ns) const {
@@ -137,6 +156,7 @@ FloodGuard::FloodGuard(const Config& cfg, size_t ports)
     : cfg_(cfg), macs_(cfg.per_mac, cfg.mac_table_size, cfg.seed), ports_(ports) {
     for (Port& p : ports_) {
         p.bucket = TokenBucket(cfg_.per_port);
+        p.established = TokenBucket(cfg_.per_port);
         p.log_budget = TokenBucket(cfg_.log_lines);
         p.interval_start = kUnset;
     }
@@ -146,12 +166,17 @@ Verdict FloodGuard::admit(size_t port, std::optional<std::array<uint8_t, 6>> mac
     Port& p = ports_[port];
     if (p.interval_start == kUnset) p.interval_start = now_ns;
     const uint64_t key = mac ? mac_key(uint32_t(port), *mac) : 0;
-    if (mac && per_mac && !macs_.admit(key, now_ns)) {
-        ++p.mac_drops;
-        p.top.add(key);
-        return Verdict::kMacLimit;
+    bool established = false;
+    if (mac && per_mac) {
+        const MacTable::Result r = macs_.check(key, now_ns);
+        if (r == MacTable::Result::kDrop) {
+            ++p.mac_drops;
+            p.top.add(key);
+            return Verdict::kMacLimit;
+        }
+        established = r == MacTable::Result::kEstablished;
     }
-    if (!p.bucket.take(now_ns)) {
+    if (!(established ? p.established : p.bucket).take(now_ns)) {
         ++p.port_drops;
         if (mac) p.top.add(key);
         return Verdict::kPortLimit;

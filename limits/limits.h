@@ -5,7 +5,8 @@
 //   TokenBucket    rate and burst; 0 disables it
 //   MacTable       per-(port, MAC) token buckets in a FIXED set-associative table: memory is the
 //                  table's whatever the number of MACs seen; entries age out when their bucket
-//                  is full again and are replaced least-recently-used when their set is full
+//                  is full again and are replaced least-recently-used when their set is full,
+//                  new MACs before established ones (admitted again at least 1 s after first)
 //   TopTalkers     Space-Saving summary (Metwally et al. 2005) of the k heaviest keys
 //   FloodGuard     both engines' use of them: per-MAC then per-port admission on the client
 //                  side, a per-port budget for info log lines, and one summary line per port per
@@ -83,14 +84,29 @@ inline uint64_t mac_key(uint32_t port, const std::array<uint8_t, 6>& mac) {
 // kWays per set, the set chosen by a seeded hash of the key (an attacker who does not know the
 // seed cannot aim MACs at one set). A key not in its set takes a free or aged-out way, else the
 // least recently used one (counted as an eviction); a new entry starts with a full bucket.
+//
+// An entry becomes ESTABLISHED when its key is admitted again at least kEstablishNs after the
+// entry was made (a host that has been sending for a second, not a spoofed MAC seen once).
+// Replacement in a full set takes the least recently used NEW entry; an established entry is
+// replaced only when all ways of its set are established (least recently used of them), so a
+// flood of new MACs cannot evict established hosts. Aged-out entries (bucket full again) are
+// as good as absent, established or not: a host idle for the refill time starts new again.
 class MacTable {
 public:
     static constexpr size_t kWays = 4;
+    static constexpr uint64_t kEstablishNs = kNsPerSec;
+
+    enum class Result : uint8_t { kDrop, kNew, kEstablished };
 
     MacTable(Rate r, size_t slots, uint64_t seed);
 
     // One message from `key` at now_ns: true if within its rate. Always true when disabled.
-    bool admit(uint64_t key, uint64_t now_ns);
+    bool admit(uint64_t key, uint64_t now_ns) { return check(key, now_ns) != Result::kDrop; }
+    // The same, saying whether the admitted key is established (after this message). Disabled:
+    // always kNew (no table, nothing is established).
+    Result check(uint64_t key, uint64_t now_ns);
+    // Is `key` in the table, not aged out and established at now_ns? For tests and reports.
+    bool established(uint64_t key, uint64_t now_ns) const;
 
     size_t capacity() const { return entries_.size(); }
     // Entries still holding state at now_ns (not aged out): for tests and reports.
@@ -104,8 +120,10 @@ private:
     struct Entry {
         uint64_t key = kFree;
         TokenBucket::State bucket;
+        uint64_t since = 0;  // when the entry was made (ns); kEstablishedBit once established
     };
     static constexpr uint64_t kFree = ~uint64_t(0);  // no mac_key() is ~0
+    static constexpr uint64_t kEstablishedBit = uint64_t(1) << 63;  // monotonic ns stay below 2^63
     bool aged(const Entry& e, uint64_t now_ns) const;
     size_t set_of(uint64_t key) const;
 
@@ -165,9 +183,9 @@ struct Config {
     // client sends a few messages per exchange and retransmits after about 1 s (RFC 8415 §15),
     // a host registers each address again only well before its lifetime ends (RFC 9686 §4.1).
     Rate per_mac{20, 100};       // per client MAC on a port
-    Rate per_port{10000, 20000}; // per client port, every message (Relay-forwards included)
+    Rate per_port{10000, 20000}; // per client port and class (established MACs / the rest)
     Rate log_lines{100, 1000};   // info lines (ADDR-REG-INFORM trail) per port
-    size_t mac_table_size = 4096;  // per-MAC table entries, all ports together (24 bytes each)
+    size_t mac_table_size = 4096;  // per-MAC table entries, all ports together (32 bytes each)
     uint64_t seed = 0;             // hash seed of the per-MAC table (random in live mode)
     uint64_t report_interval_ns = 10 * kNsPerSec;  // at most one summary line per port per interval
 };
@@ -183,7 +201,10 @@ public:
     // the frame has none). `per_mac`: whether the per-MAC limit applies (not to a Relay-forward
     // from a downstream relay, whose MAC is the relay's: per-port limit only); the MAC still
     // names the sender in the summary. Per-MAC first, so a single flooding host does not spend
-    // the port's tokens; then per-port.
+    // the port's tokens; then per-port, in one of two buckets of the per-port rate each: one for
+    // messages from MACs the per-MAC table holds as established, one for everything else (new
+    // MACs, frames without a MAC, Relay-forwards: none of these is known to the table as an
+    // established host), so a flood of new MACs cannot spend the established hosts' tokens.
     Verdict admit(size_t port, std::optional<std::array<uint8_t, 6>> mac, bool per_mac, uint64_t now_ns);
     // May an info line be logged for `port` now? A refused one is counted as suppressed.
     bool log_line(size_t port, uint64_t now_ns);
@@ -200,7 +221,8 @@ public:
 
 private:
     struct Port {
-        TokenBucket bucket;
+        TokenBucket bucket;        // new MACs, no MAC, Relay-forwards
+        TokenBucket established;   // established MACs (MacTable)
         TokenBucket log_budget;
         TopTalkers<8> top;  // MACs of dropped messages this interval
         uint64_t port_drops = 0, mac_drops = 0, suppressed = 0;

@@ -1,6 +1,7 @@
 // Unit tests for the flood limits (limits/limits.h): token buckets, the fixed per-MAC table
-// (bounded, ageing, LRU replacement, never reallocated), the Space-Saving
-// summary, FloodGuard's order (per-MAC before per-port), log budget and interval summaries.
+// (bounded, ageing, LRU replacement new entries first, established entries kept, never
+// reallocated), the Space-Saving summary, FloodGuard's order (per-MAC before per-port), its two
+// port buckets (established MACs / the rest), log budget and interval summaries.
 
 #include <gtest/gtest.h>
 
@@ -163,6 +164,59 @@ TEST(MacTable, ChurnDoesNotResetAHeavySender) {
     EXPECT_GE(ok, 100u);
 }
 
+TEST(MacTable, AFloodOfNewKeysDoesNotEvictAnEstablishedKey) {
+    // One set of 4 ways. The established key's bucket is drained: if the flood evicted it, it
+    // would come back with a full bucket and be admitted.
+    MacTable t(Rate{20, 100}, 4, 5);
+    const uint64_t est = mac_key(0, mac_of(0x0200000e0001));
+    ASSERT_TRUE(t.admit(est, kT0));
+    const uint64_t t1 = kT0 + kSec;  // admitted again 1 s later: established
+    int ok = 0;
+    for (int i = 0; i < 200; ++i) ok += t.admit(est, t1);
+    EXPECT_EQ(ok, 100);  // the burst (full again after 1 s at 20/s)
+    uint64_t now = t1;
+    for (uint64_t i = 0; i < 10'000; ++i) {
+        EXPECT_TRUE(t.admit(mac_key(0, mac_of(0x020000100000 + i)), now));  // new keys: full buckets
+        now += 1000;  // 1,000,000 new MACs/s, 10 ms in all (0.2 token for the established key)
+    }
+    EXPECT_FALSE(t.admit(est, now)) << "the established key was evicted (it came back with a full bucket)";
+    EXPECT_EQ(t.evictions(), 10'000u - 3u);  // 3 free ways, then new keys replace new keys
+    // When every way of the set is established, a new key replaces the least recently used one.
+    MacTable all(Rate{20, 100}, 4, 5);
+    for (uint64_t i = 1; i <= 4; ++i) all.admit(mac_key(0, mac_of(i << 8)), kT0);
+    for (uint64_t i = 1; i <= 4; ++i) {
+        for (int j = 0; j < 100; ++j) all.admit(mac_key(0, mac_of(i << 8)), kT0 + kSec + i);  // drained
+    }
+    all.admit(mac_key(0, mac_of(9 << 8)), kT0 + kSec + 10);
+    EXPECT_EQ(all.evictions(), 1u);
+    EXPECT_TRUE(all.admit(mac_key(0, mac_of(1 << 8)), kT0 + kSec + 11));   // the LRU one: evicted, full again
+    EXPECT_FALSE(all.admit(mac_key(0, mac_of(4 << 8)), kT0 + kSec + 12));  // the others kept (drained)
+}
+
+TEST(MacTable, FixedMemoryWithEstablishedKeysUnderA100000MacFlood) {
+    // 500 established keys (drained buckets, a slow refill) in 4,096 slots, then 100,000 random
+    // new MACs: the table neither grows nor moves, and every established key keeps its entry.
+    MacTable t(Rate{1, 100}, 4096, 0x5eed);
+    const void* storage = t.storage();
+    std::mt19937_64 rng(77);
+    std::vector<uint64_t> est(500);
+    for (auto& k : est) k = mac_key(0, mac_of(rng()));
+    for (uint64_t k : est) t.admit(k, kT0);
+    for (uint64_t k : est)
+        for (int i = 0; i < 101; ++i) t.admit(k, kT0 + kSec);
+    uint64_t now = kT0 + kSec;
+    for (int i = 0; i < 100'000; ++i) {
+        t.admit(mac_key(0, mac_of(rng())), now);
+        now += 1000;  // 0.1 s in all: 0.1 token for each established key
+    }
+    size_t kept = 0;
+    for (uint64_t k : est) kept += !t.admit(k, now);  // still drained: never evicted
+    EXPECT_EQ(kept, est.size());
+    EXPECT_EQ(t.storage(), storage);
+    EXPECT_EQ(t.capacity(), 4096u);
+    EXPECT_EQ(t.occupied(now), 4096u);
+}
+
 TEST(MacTable, DisabledHasNoTable) {
     MacTable t(Rate{0, 0}, 4096, 1);
     EXPECT_EQ(t.capacity(), 0u);
@@ -269,6 +323,67 @@ TEST(FloodGuard, WithoutPerMacOnlyThePortLimits) {
     EXPECT_EQ(g.admit(0, relay, false, kT0), Verdict::kPortLimit);
     EXPECT_EQ(g.admit(0, std::nullopt, true, kT0 + 100'000'000), Verdict::kPass);  // no MAC: port only
     EXPECT_EQ(g.mac_table().occupied(kT0), 0u);
+}
+
+// Admits new MACs on `port` at `now` until one is refused by the port: the new-MAC bucket is empty.
+int drain_new(FloodGuard& g, size_t port, uint64_t now, uint64_t& next) {
+    int passed = 0;
+    for (int i = 0; i < 1000; ++i) {
+        const Verdict v = g.admit(port, mac_of(0x020000500000 + next++), true, now);
+        if (v == Verdict::kPortLimit) return passed;
+        passed += v == Verdict::kPass;
+    }
+    return -1;
+}
+
+TEST(FloodGuard, EstablishedMacsPassWhileTheNewMacBucketIsEmpty) {
+    Config c = small_config();  // per-MAC 1/s burst 2, per-port 10/s burst 10
+    c.mac_table_size = 4096;
+    FloodGuard g(c, 1);
+    const auto host = mac_of(0x0200000a0001);
+    uint64_t next = 0;
+    EXPECT_EQ(g.admit(0, host, true, kT0), Verdict::kPass);
+    EXPECT_EQ(drain_new(g, 0, kT0, next), 9);  // the 10 tokens for the rest: the host took one
+    EXPECT_EQ(g.admit(0, host, true, kT0 + kSec), Verdict::kPass);  // established: its own bucket
+    for (uint64_t t = kT0 + kSec; t <= kT0 + 10 * kSec; t += kSec) {
+        EXPECT_GE(drain_new(g, 0, t, next), 0);  // the flood empties the new-MAC bucket
+        EXPECT_EQ(g.admit(0, host, true, t), Verdict::kPass) << (t - kT0) / kSec;
+        // No MAC or a Relay-forward (per-port limit only): not established, the new-MAC bucket.
+        EXPECT_EQ(g.admit(0, std::nullopt, true, t), Verdict::kPortLimit);
+        EXPECT_EQ(g.admit(0, host, false, t), Verdict::kPortLimit);
+    }
+    // Still bounded per MAC (1/s: this second's token is spent).
+    EXPECT_EQ(g.admit(0, host, true, kT0 + 10 * kSec), Verdict::kMacLimit);
+}
+
+TEST(FloodGuard, EstablishedMacsTogetherAreBoundedByTheirOwnPortBucket) {
+    Config c = small_config();
+    c.mac_table_size = 4096;
+    FloodGuard g(c, 1);
+    for (uint64_t i = 0; i < 30; ++i) g.admit(0, mac_of(0x0200000b0000 + i), true, kT0);
+    int pass = 0, port = 0;
+    for (uint64_t i = 0; i < 30; ++i) {
+        const Verdict v = g.admit(0, mac_of(0x0200000b0000 + i), true, kT0 + kSec);
+        pass += v == Verdict::kPass;
+        port += v == Verdict::kPortLimit;
+    }
+    EXPECT_EQ(pass, 10);  // the established bucket: 10/s burst 10
+    EXPECT_EQ(port, 20);
+}
+
+TEST(FloodGuard, AFloodingMacIsEstablishedOnlyAfterOneSecond) {
+    Config c = small_config();
+    c.per_mac = {20, 100};  // the attacker is not held back by its own bucket here
+    c.mac_table_size = 4096;
+    FloodGuard g(c, 1);
+    const auto attacker = mac_of(0x0200000c0001);
+    uint64_t next = 0;
+    for (uint64_t dt : {uint64_t(0), kSec / 2, kSec - 1'000'000, kSec - 1}) {
+        ASSERT_GE(drain_new(g, 0, kT0 + dt, next), 0);
+        EXPECT_EQ(g.admit(0, attacker, true, kT0 + dt), Verdict::kPortLimit) << dt;
+    }
+    ASSERT_GE(drain_new(g, 0, kT0 + kSec, next), 0);
+    EXPECT_EQ(g.admit(0, attacker, true, kT0 + kSec), Verdict::kPass);
 }
 
 TEST(FloodGuard, LogBudgetAndOneSummaryPerInterval) {
