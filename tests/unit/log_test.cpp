@@ -94,7 +94,9 @@ protected:
         out_.str("");
         auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
         auto logger = std::make_shared<spdlog::logger>("test", sink);
-        old_ = spdlog::default_logger();
+        // The logger before the first use() only: a second use() in one test must not make
+        // TearDown restore a logger that writes into this fixture's (then destroyed) stream.
+        if (!old_) old_ = spdlog::default_logger();
         spdlog::set_default_logger(logger);
         if (f == obs::LogFormat::kJson) logger->set_formatter(std::make_unique<obs::JsonFormatter>());
         else logger->set_pattern("%v");
