@@ -453,8 +453,17 @@ int64_t valid_until_ms(const TrailEntry& e) {
 }
 
 TrailAnswer answer(std::vector<TrailEntry> records, std::optional<int64_t> at_ms, TrailAnswer stats) {
-    std::stable_sort(records.begin(), records.end(),
-                     [](const TrailEntry& a, const TrailEntry& b) { return a.t_ms < b.t_ms; });
+    // By time, file order among equal times: std::sort on indexes with the position as tiebreak
+    // (std::stable_sort's temporary buffer trips ASan's alloc-dealloc check with GCC 12).
+    std::vector<size_t> order(records.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return records[a].t_ms != records[b].t_ms ? records[a].t_ms < records[b].t_ms : a < b;
+    });
+    std::vector<TrailEntry> sorted;
+    sorted.reserve(records.size());
+    for (size_t i : order) sorted.push_back(std::move(records[i]));
+    records = std::move(sorted);
     TrailAnswer out;
     out.lines = stats.lines;
     out.skipped = stats.skipped;
