@@ -17,6 +17,12 @@ PKGS=(
   tshark tcpdump python3 python3-scapy iproute2 nftables procps
   # real peers (tests, benchmarks and the demo)
   kea-dhcp6-server isc-dhcp-relay isc-dhcp-client dnsmasq-base
+  # the registrar: storage, DNS view, and the real servers and clients its tests use
+  libsqlite3-dev sqlite3 libpq-dev postgresql libldns-dev ldnsutils knot-dnsutils dnsutils
+  # the VLAN-filtering bridge test in a VM (make test-vm): Debian's kernel under qemu
+  qemu-system-x86 linux-image-amd64 busybox-static
+  # builds share compiled objects across build directories
+  ccache
 )
 
 missing=()
@@ -45,15 +51,15 @@ if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440 2>/dev/null)" ]; then
   mkdir -p "$(dirname "$stamp")" && touch "$stamp"
 fi
 echo "install-deps: installing ${missing[*]}"
+# Debian starts packaged daemons on install (kea, dhcrelay, postgresql); the tests run their own
+# instances in namespaces and temporary directories. policy-rc.d tells invoke-rc.d not to start
+# anything while these packages install (Debian policy §9.3.3), so no process has to be stopped.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+fi
+trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get install -y -qq --no-install-recommends \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
-# Debian starts packaged daemons on install; the tests run their own instances in namespaces.
-for svc in kea-dhcp6-server kea-dhcp4-server kea-ctrl-agent kea-dhcp-ddns-server isc-dhcp-relay; do
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
-    systemctl stop "$svc" || true
-    systemctl disable "$svc" >/dev/null 2>&1 || true
-  fi
-done
-pkill -x kea-dhcp6 2>/dev/null || true
-pkill -x dhcrelay 2>/dev/null || true
 exit 0
