@@ -1,0 +1,476 @@
+// The SQLite store (Debian libsqlite3): one file, WAL journal, synchronous=FULL.
+//
+// Why FULL and not NORMAL with WAL: in WAL mode NORMAL syncs the WAL only at checkpoints, so a
+// committed transaction survives a crash of the process but not of the machine (power loss, a
+// kernel panic): the last commits before it can be lost. The registrar replies only after the
+// commit and promises that an acknowledged registration is never lost, so every commit syncs
+// the WAL (FULL). Group commit (one transaction per wake-up) pays that fsync once per batch.
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "registrar/store.h"
+
+namespace regrelay::registrar {
+
+namespace {
+
+// The schema, as numbered migrations: a database at version N gets N+1.. applied in order, each
+// in its own transaction with its row in schema_version. Never edit a released migration: add one.
+struct Migration {
+    int version;
+    const char* sql;
+};
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE bindings (
+    address BLOB PRIMARY KEY,      -- 16 bytes
+    duid BLOB NOT NULL,
+    mac BLOB,                      -- 6 bytes, option 79 of the innermost relay level
+    interface_id BLOB,
+    remote_id BLOB,                -- option 37 body: enterprise (4 bytes) + id
+    link_address BLOB,             -- 16 bytes, NULL when no level had one
+    link TEXT,
+    relay_chain TEXT NOT NULL,     -- JSON array, outermost level first
+    preferred INTEGER NOT NULL,
+    valid INTEGER NOT NULL,
+    xid INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,   -- unix seconds
+    last_seen INTEGER NOT NULL,
+    expires INTEGER                -- unix seconds, NULL: infinite lifetime
+) WITHOUT ROWID;
+CREATE TABLE history (
+    id INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('registered','refreshed','released','expired','moved')),
+    address BLOB NOT NULL,
+    duid BLOB NOT NULL,
+    previous_duid BLOB,
+    mac BLOB,
+    interface_id BLOB,
+    remote_id BLOB,
+    link_address BLOB,
+    link TEXT,
+    relay_chain TEXT NOT NULL,
+    preferred INTEGER NOT NULL,
+    valid INTEGER NOT NULL,
+    xid INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    expires INTEGER
+);
+CREATE INDEX history_address_time ON history (address, time);
+CREATE INDEX history_mac_time ON history (mac, time);
+CREATE INDEX history_duid_time ON history (duid, time);
+CREATE INDEX history_time ON history (time);
+)sql"},
+};
+constexpr int kSchemaVersion = 1;
+
+const char* kHistoryCols =
+    "id, time, kind, address, duid, previous_duid, mac, interface_id, remote_id, link_address, link, relay_chain, "
+    "preferred, valid, xid, first_seen, expires";
+
+class Stmt {
+public:
+    Stmt() = default;
+    ~Stmt() { sqlite3_finalize(s_); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+    bool prepare(sqlite3* db, const std::string& sql) {
+        sqlite3_finalize(s_);
+        s_ = nullptr;
+        return sqlite3_prepare_v3(db, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &s_, nullptr) == SQLITE_OK;
+    }
+    sqlite3_stmt* get() const { return s_; }
+    void reset() {
+        sqlite3_reset(s_);
+        sqlite3_clear_bindings(s_);
+    }
+    void blob(int i, Bytes b) {
+        if (b.empty()) sqlite3_bind_null(s_, i);
+        else sqlite3_bind_blob(s_, i, b.data(), int(b.size()), SQLITE_TRANSIENT);
+    }
+    void blob_always(int i, Bytes b) { sqlite3_bind_blob(s_, i, b.data(), int(b.size()), SQLITE_TRANSIENT); }
+    void text(int i, std::string_view t) {
+        if (t.empty()) sqlite3_bind_null(s_, i);
+        else sqlite3_bind_text(s_, i, t.data(), int(t.size()), SQLITE_TRANSIENT);
+    }
+    void text_always(int i, std::string_view t) { sqlite3_bind_text(s_, i, t.data(), int(t.size()), SQLITE_TRANSIENT); }
+    void i64(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
+    void null(int i) { sqlite3_bind_null(s_, i); }
+
+private:
+    sqlite3_stmt* s_ = nullptr;
+};
+
+std::vector<uint8_t> col_blob(sqlite3_stmt* s, int i) {
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(s, i));
+    int n = sqlite3_column_bytes(s, i);
+    return p && n > 0 ? std::vector<uint8_t>(p, p + n) : std::vector<uint8_t>{};
+}
+std::string col_text(sqlite3_stmt* s, int i) {
+    const auto* p = sqlite3_column_text(s, i);
+    int n = sqlite3_column_bytes(s, i);
+    return p ? std::string(reinterpret_cast<const char*>(p), size_t(n)) : std::string{};
+}
+Ip6Addr col_addr(sqlite3_stmt* s, int i) {
+    auto v = col_blob(s, i);
+    return v.size() == 16 ? Ip6Addr::from(v) : Ip6Addr{};
+}
+std::optional<MacAddr> col_mac(sqlite3_stmt* s, int i) {
+    auto v = col_blob(s, i);
+    if (v.size() != 6) return std::nullopt;
+    return MacAddr::from(v);
+}
+int64_t col_expires(sqlite3_stmt* s, int i) {
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? kNever : sqlite3_column_int64(s, i);
+}
+
+class SqliteStore final : public Store {
+public:
+    // The statements are finalized after the close (members go last): sqlite3_close_v2 defers it.
+    ~SqliteStore() override { sqlite3_close_v2(db_); }
+
+    bool open(const std::string& path, const OpenOptions& opt, std::string& err) {
+        path_ = path;
+        int flags = opt.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+        if (opt.read_only) {
+            struct stat st {};
+            if (::stat(path.c_str(), &st) != 0) {
+                err = path + ": " + std::strerror(errno);
+                return false;
+            }
+        }
+        if (sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+            err = path + ": " + (db_ ? sqlite3_errmsg(db_) : "cannot open");
+            return false;
+        }
+        sqlite3_extended_result_codes(db_, 1);
+        sqlite3_busy_timeout(db_, 5000);
+        if (!opt.read_only) {
+            if (!exec("PRAGMA journal_mode=WAL", err) || !exec("PRAGMA synchronous=FULL", err)) return false;
+            if (!migrate(err)) return false;
+        } else {
+            if (!read_version(err)) return false;
+            if (version_ == 0) {
+                err = path + ": not a registrar database (no schema)";
+                return false;
+            }
+        }
+        if (version_ > kSchemaVersion) {
+            err = path + ": schema version " + std::to_string(version_) + " is newer than this regrelay's (" +
+                  std::to_string(kSchemaVersion) + ")";
+            return false;
+        }
+        return opt.read_only || prepare(err);
+    }
+
+    std::string describe() const override { return "sqlite:" + path_; }
+    int schema_version() const override { return version_; }
+
+    bool write(const std::vector<Event>& events, std::string& err) override {
+        if (events.empty()) return true;
+        if (!exec("BEGIN IMMEDIATE", err)) return false;
+        for (const Event& e : events) {
+            if (!insert_history(e, err) || !apply_binding(e, err)) {
+                std::string ignored;
+                exec("ROLLBACK", ignored);
+                return false;
+            }
+        }
+        if (!exec("COMMIT", err)) {
+            std::string ignored;
+            if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK", ignored);
+            return false;
+        }
+        return true;
+    }
+
+    bool load_bindings(std::vector<Binding>& out, std::string& err) override {
+        Stmt s;
+        if (!s.prepare(db_, "SELECT address, duid, mac, interface_id, remote_id, link_address, link, relay_chain, "
+                            "preferred, valid, xid, first_seen, last_seen, expires FROM bindings"))
+            return fail(err, "prepare");
+        int rc;
+        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+            sqlite3_stmt* q = s.get();
+            Binding b;
+            b.address = col_addr(q, 0);
+            b.duid = col_blob(q, 1);
+            b.mac = col_mac(q, 2);
+            b.interface_id = col_blob(q, 3);
+            b.remote_id = col_blob(q, 4);
+            b.link_address = col_addr(q, 5);
+            b.link = col_text(q, 6);
+            b.relay_chain = col_text(q, 7);
+            b.preferred = uint32_t(sqlite3_column_int64(q, 8));
+            b.valid = uint32_t(sqlite3_column_int64(q, 9));
+            b.xid = uint32_t(sqlite3_column_int64(q, 10));
+            b.first_seen = sqlite3_column_int64(q, 11);
+            b.last_seen = sqlite3_column_int64(q, 12);
+            b.expires = col_expires(q, 13);
+            out.push_back(std::move(b));
+        }
+        return rc == SQLITE_DONE || fail(err, "load bindings");
+    }
+
+    bool prune_history(int64_t before, uint64_t& removed, std::string& err) override {
+        Stmt s;
+        if (!s.prepare(db_, "DELETE FROM history WHERE time < ?1")) return fail(err, "prepare");
+        s.i64(1, before);
+        if (sqlite3_step(s.get()) != SQLITE_DONE) return fail(err, "prune history");
+        removed = uint64_t(sqlite3_changes64(db_));
+        return true;
+    }
+
+    bool history(const HistoryQuery& q, std::vector<HistoryRow>& out, std::string& err) override {
+        std::string sql = std::string("SELECT ") + kHistoryCols + " FROM history WHERE time >= ?1 AND time <= ?2";
+        if (q.address) sql += " AND address = ?3";
+        if (q.mac) sql += " AND mac = ?4";
+        if (q.duid) sql += " AND duid = ?5";
+        if (q.prefix) sql += " AND address >= ?6 AND address <= ?7";
+        sql += q.newest_first ? " ORDER BY time DESC, id DESC" : " ORDER BY time, id";
+        sql += " LIMIT ?8";
+        Stmt s;
+        if (!s.prepare(db_, sql)) return fail(err, "prepare");
+        s.i64(1, q.since);
+        s.i64(2, q.until);
+        if (q.address) s.blob_always(3, q.address->b);
+        if (q.mac) s.blob_always(4, q.mac->b);
+        if (q.duid) s.blob_always(5, *q.duid);
+        Ip6Addr lo, hi;
+        if (q.prefix) {
+            lo = q.prefix->net;
+            hi = q.prefix->net;
+            for (unsigned bit = q.prefix->len; bit < 128; ++bit) hi.b[bit / 8] |= uint8_t(0x80 >> (bit % 8));
+            s.blob_always(6, lo.b);
+            s.blob_always(7, hi.b);
+        }
+        s.i64(8, int64_t(q.limit));
+        int rc;
+        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(row(s.get()));
+        return rc == SQLITE_DONE || fail(err, "history query");
+    }
+
+    bool get_meta(const std::string& key, std::optional<std::string>& value, std::string& err) override {
+        Stmt s;
+        if (!s.prepare(db_, "SELECT value FROM meta WHERE key = ?1")) return fail(err, "prepare");
+        s.text_always(1, key);
+        int rc = sqlite3_step(s.get());
+        if (rc == SQLITE_ROW) value = col_text(s.get(), 0);
+        else if (rc == SQLITE_DONE) value.reset();
+        else return fail(err, "meta");
+        return true;
+    }
+
+    bool set_meta(const std::string& key, const std::string& value, std::string& err) override {
+        Stmt s;
+        if (!s.prepare(db_, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"))
+            return fail(err, "prepare");
+        s.text_always(1, key);
+        s.text_always(2, value);
+        return sqlite3_step(s.get()) == SQLITE_DONE || fail(err, "meta");
+    }
+
+private:
+    bool fail(std::string& err, std::string_view what) {
+        err = describe() + ": " + std::string(what) + ": " + sqlite3_errmsg(db_);
+        return false;
+    }
+    bool exec(const char* sql, std::string& err) {
+        char* msg = nullptr;
+        if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+            err = describe() + ": " + sql + ": " + (msg ? msg : sqlite3_errmsg(db_));
+            sqlite3_free(msg);
+            return false;
+        }
+        return true;
+    }
+    bool read_version(std::string& err) {
+        Stmt s;
+        if (!s.prepare(db_, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"))
+            return fail(err, "schema");
+        int rc = sqlite3_step(s.get());
+        if (rc == SQLITE_DONE) {
+            version_ = 0;
+            return true;
+        }
+        if (rc != SQLITE_ROW) return fail(err, "schema");
+        Stmt v;
+        if (!v.prepare(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_version")) return fail(err, "schema");
+        if (sqlite3_step(v.get()) != SQLITE_ROW) return fail(err, "schema");
+        version_ = int(sqlite3_column_int64(v.get(), 0));
+        return true;
+    }
+    bool migrate(std::string& err) {
+        if (!exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)", err))
+            return false;
+        if (!read_version(err)) return false;
+        for (const Migration& m : kMigrations) {
+            if (m.version <= version_) continue;
+            if (!exec("BEGIN IMMEDIATE", err)) return false;
+            std::string ignored;
+            if (!exec(m.sql, err)) {
+                exec("ROLLBACK", ignored);
+                return false;
+            }
+            std::string ins = "INSERT INTO schema_version (version, applied) VALUES (" + std::to_string(m.version) +
+                              ", CAST(strftime('%s','now') AS INTEGER))";
+            if (!exec(ins.c_str(), err) || !exec("COMMIT", err)) {
+                exec("ROLLBACK", ignored);
+                return false;
+            }
+            version_ = m.version;
+        }
+        return true;
+    }
+    bool prepare(std::string& err) {
+        if (!ins_history_.prepare(db_, "INSERT INTO history (time, kind, address, duid, previous_duid, mac, interface_id, "
+                                       "remote_id, link_address, link, relay_chain, preferred, valid, xid, first_seen, "
+                                       "expires) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)") ||
+            !upsert_.prepare(db_, "INSERT INTO bindings (address, duid, mac, interface_id, remote_id, link_address, link, "
+                                  "relay_chain, preferred, valid, xid, first_seen, last_seen, expires) VALUES "
+                                  "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14) ON CONFLICT (address) DO UPDATE SET "
+                                  "duid=excluded.duid, mac=excluded.mac, interface_id=excluded.interface_id, "
+                                  "remote_id=excluded.remote_id, link_address=excluded.link_address, link=excluded.link, "
+                                  "relay_chain=excluded.relay_chain, preferred=excluded.preferred, valid=excluded.valid, "
+                                  "xid=excluded.xid, first_seen=excluded.first_seen, last_seen=excluded.last_seen, "
+                                  "expires=excluded.expires") ||
+            !delete_.prepare(db_, "DELETE FROM bindings WHERE address = ?1"))
+            return fail(err, "prepare");
+        return true;
+    }
+    bool insert_history(const Event& e, std::string& err) {
+        Stmt& s = ins_history_;
+        const Binding& b = e.b;
+        s.reset();
+        s.i64(1, e.time);
+        s.text_always(2, event_name(e.kind));
+        s.blob_always(3, b.address.b);
+        s.blob_always(4, b.duid);
+        s.blob(5, e.previous_duid);
+        if (b.mac) s.blob_always(6, b.mac->b);
+        s.blob(7, b.interface_id);
+        s.blob(8, b.remote_id);
+        if (!b.link_address.is_unspecified()) s.blob_always(9, b.link_address.b);
+        s.text(10, b.link);
+        s.text_always(11, b.relay_chain.empty() ? std::string_view("[]") : std::string_view(b.relay_chain));
+        s.i64(12, b.preferred);
+        s.i64(13, b.valid);
+        s.i64(14, b.xid);
+        s.i64(15, b.first_seen);
+        if (b.expires != kNever) s.i64(16, b.expires);
+        return sqlite3_step(s.get()) == SQLITE_DONE || fail(err, "insert history");
+    }
+    bool apply_binding(const Event& e, std::string& err) {
+        const Binding& b = e.b;
+        if (e.kind == EventKind::kReleased || e.kind == EventKind::kExpired) {
+            delete_.reset();
+            delete_.blob_always(1, b.address.b);
+            return sqlite3_step(delete_.get()) == SQLITE_DONE || fail(err, "delete binding");
+        }
+        Stmt& s = upsert_;
+        s.reset();
+        s.blob_always(1, b.address.b);
+        s.blob_always(2, b.duid);
+        if (b.mac) s.blob_always(3, b.mac->b);
+        s.blob(4, b.interface_id);
+        s.blob(5, b.remote_id);
+        if (!b.link_address.is_unspecified()) s.blob_always(6, b.link_address.b);
+        s.text(7, b.link);
+        s.text_always(8, b.relay_chain.empty() ? std::string_view("[]") : std::string_view(b.relay_chain));
+        s.i64(9, b.preferred);
+        s.i64(10, b.valid);
+        s.i64(11, b.xid);
+        s.i64(12, b.first_seen);
+        s.i64(13, b.last_seen);
+        if (b.expires != kNever) s.i64(14, b.expires);
+        return sqlite3_step(s.get()) == SQLITE_DONE || fail(err, "upsert binding");
+    }
+    HistoryRow row(sqlite3_stmt* q) {
+        HistoryRow r;
+        r.id = sqlite3_column_int64(q, 0);
+        r.time = sqlite3_column_int64(q, 1);
+        r.kind = parse_event_name(col_text(q, 2)).value_or(EventKind::kRegistered);
+        Binding& b = r.b;
+        b.address = col_addr(q, 3);
+        b.duid = col_blob(q, 4);
+        r.previous_duid = col_blob(q, 5);
+        b.mac = col_mac(q, 6);
+        b.interface_id = col_blob(q, 7);
+        b.remote_id = col_blob(q, 8);
+        b.link_address = col_addr(q, 9);
+        b.link = col_text(q, 10);
+        b.relay_chain = col_text(q, 11);
+        b.preferred = uint32_t(sqlite3_column_int64(q, 12));
+        b.valid = uint32_t(sqlite3_column_int64(q, 13));
+        b.xid = uint32_t(sqlite3_column_int64(q, 14));
+        b.first_seen = sqlite3_column_int64(q, 15);
+        b.last_seen = r.time;
+        b.expires = col_expires(q, 16);
+        return r;
+    }
+
+    std::string path_;
+    sqlite3* db_ = nullptr;
+    int version_ = 0;
+    Stmt ins_history_, upsert_, delete_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite(const std::string& path, const OpenOptions& opt, std::string& err) {
+    auto s = std::make_unique<SqliteStore>();
+    if (!s->open(path, opt, err)) return nullptr;
+    return s;
+}
+
+std::unique_ptr<Store> open_store(std::string_view url, const OpenOptions& opt, std::string& err) {
+    if (url.rfind("sqlite:", 0) == 0) url.remove_prefix(7);
+    else if (url.rfind("postgresql:", 0) == 0 || url.rfind("postgres:", 0) == 0) {
+        err = std::string(url) + ": PostgreSQL is not supported by this build yet (use sqlite:PATH)";
+        return nullptr;
+    } else if (url.find("://") != std::string_view::npos) {
+        err = std::string(url) + ": unknown database URL (sqlite:PATH)";
+        return nullptr;
+    }
+    if (url.empty()) {
+        err = "sqlite: needs a file path";
+        return nullptr;
+    }
+    return open_sqlite(std::string(url), opt, err);
+}
+
+std::optional<WhoHad> who_had(const std::optional<HistoryRow>& newest, int64_t at) {
+    if (!newest) return std::nullopt;
+    WhoHad w;
+    w.row = *newest;
+    const auto k = newest->kind;
+    if (k == EventKind::kReleased || k == EventKind::kExpired) {
+        w.bound = false;
+        w.until = newest->time;
+    } else if (newest->b.expires != kNever && newest->b.expires <= at) {
+        w.bound = false;  // lapsed: the expiry was not recorded (yet) when `at` came
+        w.until = newest->b.expires;
+    } else {
+        w.bound = true;
+        w.until = newest->b.expires;
+    }
+    return w;
+}
+
+bool lookup_who_had(Store& s, const Ip6Addr& address, int64_t at, std::optional<WhoHad>& out, std::string& err) {
+    HistoryQuery q;
+    q.address = address;
+    q.until = at;
+    q.limit = 1;
+    q.newest_first = true;
+    std::vector<HistoryRow> rows;
+    if (!s.history(q, rows, err)) return false;
+    out = who_had(rows.empty() ? std::nullopt : std::optional<HistoryRow>(rows.front()), at);
+    return true;
+}
+
+}  // namespace regrelay::registrar
