@@ -135,6 +135,7 @@ public:
 
     bool open(const std::string& path, const OpenOptions& opt, std::string& err) {
         path_ = path;
+        read_only_ = opt.read_only;
         int flags = opt.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
         if (opt.read_only) {
             struct stat st {};
@@ -172,6 +173,10 @@ public:
 
     bool write(const std::vector<Event>& events, std::string& err) override {
         if (events.empty()) return true;
+        if (read_only_) {
+            err = describe() + ": opened read-only";
+            return false;
+        }
         if (!exec("BEGIN IMMEDIATE", err)) return false;
         for (const Event& e : events) {
             if (!insert_history(e, err) || !apply_binding(e, err)) {
@@ -416,6 +421,7 @@ private:
     std::string path_;
     sqlite3* db_ = nullptr;
     int version_ = 0;
+    bool read_only_ = false;
     Stmt ins_history_, upsert_, delete_;
 };
 
