@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace regrelay::capture {
 
@@ -99,6 +100,23 @@ std::string kernel_drops_report(const std::vector<std::unique_ptr<PacketSource>>
         s += std::to_string(d);
     }
     return s.empty() ? s : "capture kernel-drops" + s + "\n";
+}
+
+uint64_t WakeCoalescer::after_wake(uint64_t now, size_t handled) {
+    if (hold_ns_ == 0 || handled == 0) {
+        held_ = false;  // nothing came in the hold (or an event without messages): block again
+        return 0;
+    }
+    const bool busy = held_ || (last_ != 0 && now >= last_ && now - last_ < hold_ns_);
+    last_ = now;
+    held_ = busy;
+    return busy ? now + hold_ns_ : 0;
+}
+
+void sleep_until_ns(uint64_t deadline_ns) {
+    timespec ts{time_t(deadline_ns / 1000000000), long(deadline_ns % 1000000000)};
+    while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+    }
 }
 
 std::unique_ptr<PacketSource> open_live(const std::string& iface, const LiveOptions& opt, std::string& err) {

@@ -72,6 +72,30 @@ struct LiveOptions {
     bool nonblocking = false;    // next() returns kTimeout at once when nothing is queued
 };
 
+// Batches the daemons' wake-ups under load. A wake-up (the event loop coming out of poll()) costs
+// a core tens of microseconds on a virtual machine, more than relaying a message, and in
+// immediate-mode capture every frame wakes the loop alone. When wake-ups that find messages come
+// closer together than `hold_ns`, the loop sleeps until `hold_ns` after the last one and then
+// reads everything that arrived meanwhile in one go (poll with timeout 0): one wake-up per
+// hold_ns under load, each handling hold_ns worth of messages; a message waits at most hold_ns
+// more. A quiet link (wake-ups further apart than hold_ns) keeps one wake-up per message and no
+// added delay. Pure (times in, decision out); hold_ns 0 turns it off.
+class WakeCoalescer {
+public:
+    explicit WakeCoalescer(uint64_t hold_ns) : hold_ns_(hold_ns) {}
+    // After a wake-up at `now` (CLOCK_MONOTONIC ns) that handled `handled` messages: the time to
+    // sleep until before polling again without blocking, or 0 to block in poll() at once.
+    uint64_t after_wake(uint64_t now, size_t handled);
+    uint64_t hold_ns() const { return hold_ns_; }
+
+private:
+    uint64_t hold_ns_;
+    uint64_t last_ = 0;   // the last wake-up that handled messages
+    bool held_ = false;   // that wake-up came after a hold (the load is still there)
+};
+// Sleeps until `deadline_ns` on CLOCK_MONOTONIC (signals blocked for a signalfd do not cut it short).
+void sleep_until_ns(uint64_t deadline_ns);
+
 // Opens a live capture. Returns null and sets `err` to one line on failure.
 std::unique_ptr<PacketSource> open_live(const std::string& iface, const LiveOptions& opt, std::string& err);
 // Opens a pcap (or pcapng) file, nanosecond precision. Returns null and sets `err` on failure.

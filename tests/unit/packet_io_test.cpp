@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "capture/frame.h"
+#include "capture/control.h"
 #include "capture/packet_io.h"
 #include "tests/unit/test_util.h"
 
@@ -374,3 +375,47 @@ TEST(PacketIoLive, BpfFilterCoversTaggedAndUntagged) {
 }
 
 }  // namespace
+
+// --- WakeCoalescer: fewer, fuller wake-ups under load, none held on a quiet link ---------------
+
+using regrelay::capture::WakeCoalescer;
+
+TEST(WakeCoalescer, QuietLinkIsNeverHeld) {
+    WakeCoalescer c(500000);
+    // 1,000 messages/s: wake-ups 1 ms apart, each with one message: block in poll() every time.
+    for (uint64_t t = 1000000; t < 20000000; t += 1000000) EXPECT_EQ(c.after_wake(t, 1), 0u) << t;
+}
+
+TEST(WakeCoalescer, LoadIsHeldUntilAHoldFindsNothing) {
+    WakeCoalescer c(500000);
+    EXPECT_EQ(c.after_wake(1000000, 1), 0u);  // first message after a quiet time: at once
+    // The next one 20 us later: under load, sleep until 500 us after this wake-up.
+    EXPECT_EQ(c.after_wake(1020000, 1), 1520000u);
+    // After the hold: what came meanwhile is handled, and the load holds again (even though this
+    // wake-up is a whole hold after the previous one).
+    EXPECT_EQ(c.after_wake(1520100, 25), 2020100u);
+    EXPECT_EQ(c.after_wake(2020200, 25), 2520200u);
+    // A hold that finds nothing ends it: block in poll() again.
+    EXPECT_EQ(c.after_wake(2520300, 0), 0u);
+    // The next message, long after: handled at once, not held.
+    EXPECT_EQ(c.after_wake(9000000, 1), 0u);
+}
+
+TEST(WakeCoalescer, EventsWithoutMessagesDoNotHold) {
+    WakeCoalescer c(500000);
+    EXPECT_EQ(c.after_wake(1000000, 0), 0u);  // a signal or a netlink event
+    EXPECT_EQ(c.after_wake(1000100, 0), 0u);
+    EXPECT_EQ(c.after_wake(1000200, 3), 0u);  // the first wake-up with messages is never held
+}
+
+TEST(WakeCoalescer, ZeroTurnsItOff) {
+    WakeCoalescer c(0);
+    for (uint64_t t = 1000000; t < 1100000; t += 1000) EXPECT_EQ(c.after_wake(t, 64), 0u);
+}
+
+TEST(WakeCoalescer, SleepUntilWaitsForTheDeadline) {
+    const uint64_t t0 = regrelay::capture::monotonic_ns();
+    regrelay::capture::sleep_until_ns(t0 + 2000000);
+    EXPECT_GE(regrelay::capture::monotonic_ns(), t0 + 2000000);
+    regrelay::capture::sleep_until_ns(t0);  // a deadline in the past returns at once
+}
