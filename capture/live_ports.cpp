@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <fnmatch.h>
+
 #include <algorithm>
 
 namespace regrelay::capture {
@@ -14,7 +16,72 @@ namespace {
 constexpr uint64_t kSecond = 1000000000;
 }
 
-void PortTracker::set_names(const std::vector<std::string>& names, uint64_t now_ns) {
+bool is_glob(const std::string& pattern) { return pattern.find_first_of("*?[") != std::string::npos; }
+
+std::vector<std::string> select_ports(const PortSelection& sel, const std::vector<Interface>& present,
+                                      const std::vector<BridgePort>& ports) {
+    std::vector<std::string> out = sel.names;
+    auto taken = [&](const std::string& n) {
+        return std::find(sel.names.begin(), sel.names.end(), n) != sel.names.end() ||
+               std::find(sel.exclude.begin(), sel.exclude.end(), n) != sel.exclude.end();
+    };
+    std::vector<std::string> more;
+    for (const auto& itf : present) {
+        if (taken(itf.name)) continue;
+        for (const auto& g : sel.globs)
+            if (::fnmatch(g.c_str(), itf.name.c_str(), 0) == 0) {
+                more.push_back(itf.name);
+                break;
+            }
+    }
+    if (!sel.bridge.empty()) {
+        unsigned br = 0;
+        for (const auto& itf : present)
+            if (itf.name == sel.bridge) br = itf.index;
+        if (br)
+            for (const auto& p : ports)
+                if (p.master == br && p.ifindex != br && !p.name.empty() && !taken(p.name)) more.push_back(p.name);
+    }
+    std::sort(more.begin(), more.end());
+    more.erase(std::unique(more.begin(), more.end()), more.end());
+    out.insert(out.end(), more.begin(), more.end());
+    return out;
+}
+
+PortDiff diff_ports(const std::vector<std::string>& before, const std::vector<std::string>& after) {
+    PortDiff d;
+    for (const auto& a : after)
+        if (std::find(before.begin(), before.end(), a) == before.end()) d.added.push_back(a);
+    for (const auto& b : before)
+        if (std::find(after.begin(), after.end(), b) == after.end()) d.removed.push_back(b);
+    return d;
+}
+
+void log_port_diff(const std::string& mode, const PortSelection& sel, const PortDiff& d) {
+    auto glob_of = [&](const std::string& n) {
+        for (const auto& g : sel.globs)
+            if (::fnmatch(g.c_str(), n.c_str(), 0) == 0) return g;
+        return std::string();
+    };
+    for (const auto& n : d.added) {
+        if (mode == "snoop")
+            obs::log_event(spdlog::level::info, "port_added", {{"interface", n}, {"bridge", sel.bridge}},
+                           fmt::format("port {}: on bridge {}, added as client port", n, sel.bridge));
+        else
+            obs::log_event(spdlog::level::info, "interface_added", {{"interface", n}, {"pattern", glob_of(n)}},
+                           fmt::format("interface {}: matches '{}', added", n, glob_of(n)));
+    }
+    for (const auto& n : d.removed) {
+        if (mode == "snoop")
+            obs::log_event(spdlog::level::info, "port_removed", {{"interface", n}, {"bridge", sel.bridge}},
+                           fmt::format("port {}: no longer on bridge {}, removed", n, sel.bridge));
+        else
+            obs::log_event(spdlog::level::info, "interface_removed", {{"interface", n}},
+                           fmt::format("interface {}: gone, removed", n));
+    }
+}
+
+void PortTracker::set_names(const std::vector<std::string>& names, uint64_t now_ns, const std::vector<Interface>* all) {
     std::vector<LivePort> next;
     next.reserve(names.size());
     for (const auto& n : names) {
@@ -30,7 +97,7 @@ void PortTracker::set_names(const std::vector<std::string>& names, uint64_t now_
     }
     for (auto& gone : ports_) close(gone);
     ports_ = std::move(next);
-    sync_all(now_ns);
+    sync_all(now_ns, all);
 }
 
 void PortTracker::close(LivePort& p) {
@@ -63,7 +130,7 @@ void PortTracker::go_down(LivePort& p) {
     p.state = LinkState::kDown;
 }
 
-void PortTracker::apply(const LinkMonitor::Changes& ch, uint64_t now_ns) {
+void PortTracker::apply(const LinkMonitor::Changes& ch, uint64_t now_ns, const std::vector<Interface>* all) {
     for (const auto& e : ch.links) {
         for (auto& p : ports_) {
             // An event names the interface by index (always) and by name (mostly).
@@ -74,11 +141,13 @@ void PortTracker::apply(const LinkMonitor::Changes& ch, uint64_t now_ns) {
             else if (!e.up) go_down(p);
         }
     }
-    sync_all(now_ns);
+    sync_all(now_ns, all);
 }
 
-void PortTracker::sync_all(uint64_t now_ns) {
-    std::vector<Interface> all = list_interfaces();
+void PortTracker::sync_all(uint64_t now_ns, const std::vector<Interface>* given) {
+    std::vector<Interface> read;
+    if (!given) read = list_interfaces();
+    const std::vector<Interface>& all = given ? *given : read;
     for (size_t i = 0; i < ports_.size(); ++i) {
         const Interface* itf = nullptr;
         for (const auto& x : all)

@@ -49,6 +49,33 @@ struct PortHooks {
     std::function<void(size_t index, LivePort&, const Interface&)> facts;
 };
 
+// Which interfaces a daemon serves now: the names given exactly (always, waited for while
+// absent), every present interface matching a glob (fnmatch: `veth*`, `eth0.*`), and every
+// port of a bridge (its other ports by role are excluded). Shared by relay (--client-iface
+// globs) and snoop (--bridge).
+bool is_glob(const std::string& pattern);
+struct PortSelection {
+    std::vector<std::string> names;    // exact names, in the order given
+    std::vector<std::string> globs;    // fnmatch patterns
+    std::string bridge;                // every port of this bridge (by master) ...
+    std::vector<std::string> exclude;  // ... and every glob match, except these names
+    bool dynamic() const { return !globs.empty() || !bridge.empty(); }
+};
+// The names, in order: the exact names first, then the glob and bridge matches sorted by name,
+// each once. `ports` are the bridge ports of the namespace (dump_bridge_ports); only read when
+// `sel.bridge` is set, and then `present` must hold the bridge to know its ifindex.
+std::vector<std::string> select_ports(const PortSelection& sel, const std::vector<Interface>& present,
+                                      const std::vector<BridgePort>& ports);
+// What changed between two selections, for the daemons' log lines.
+struct PortDiff {
+    std::vector<std::string> added, removed;
+    bool empty() const { return added.empty() && removed.empty(); }
+};
+PortDiff diff_ports(const std::vector<std::string>& before, const std::vector<std::string>& after);
+// One line per port added or removed: "interface vc3: matches 'vc*', added" (relay),
+// "port p3: joined bridge br0, added as client port" (snoop).
+void log_port_diff(const std::string& mode, const PortSelection& sel, const PortDiff& d);
+
 class PortTracker {
 public:
     PortTracker(std::string mode, PortHooks hooks) : mode_(std::move(mode)), hooks_(std::move(hooks)) {}
@@ -58,13 +85,15 @@ public:
 
     // Replaces the port list by these names (reload): ports under an existing name keep their
     // capture and counters, new ones start unknown, the others are closed. Then syncs.
-    void set_names(const std::vector<std::string>& names, uint64_t now_ns);
+    // `all`, when given, is the interface list to sync with (the one the names were chosen from,
+    // so a port chosen from it is never found absent by a later read); else it is read.
+    void set_names(const std::vector<std::string>& names, uint64_t now_ns, const std::vector<Interface>* all = nullptr);
 
     // Replays link events in order (each transition logged and counted once), then reads every
     // interface again and brings each port to its interface's state.
-    void apply(const LinkMonitor::Changes& ch, uint64_t now_ns);
-    // Reads every interface again (start, timers, after a capture error).
-    void sync_all(uint64_t now_ns);
+    void apply(const LinkMonitor::Changes& ch, uint64_t now_ns, const std::vector<Interface>* all = nullptr);
+    // Reads every interface again (start, timers, after a capture error), or takes `all`.
+    void sync_all(uint64_t now_ns, const std::vector<Interface>* all = nullptr);
     // A capture reported an error (POLLERR, read error): close it and reopen when possible.
     void capture_failed(size_t i, const std::string& why, uint64_t now_ns);
     // A packet was read: the capture works.
