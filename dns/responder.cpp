@@ -1,11 +1,12 @@
 #include "dns/responder.h"
 
-#include <ldns/ldns.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+
+// Last: ldns's headers define macros (bool, with clang) that break C++ headers included after.
+#include <ldns/ldns.h>
 
 namespace regrelay::dns {
 

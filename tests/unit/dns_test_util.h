@@ -2,13 +2,15 @@
 #pragma once
 
 #include <arpa/inet.h>
-#include <ldns/ldns.h>
 
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "dns/zone.h"
+
+// Last: ldns's headers define macros (bool, with clang) that break C++ headers included after.
+#include <ldns/ldns.h>
 
 namespace dnstest {
 
