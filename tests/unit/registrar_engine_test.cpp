@@ -192,12 +192,14 @@ TEST_F(Fixture, TwoLevelRelayReplyMirrorsEachLevelAndEchoesEroOptions) {
     EXPECT_EQ(r1.link, a16("2001:db8:1::1"));
     EXPECT_EQ(r1.peer, a16(kAddr));
     EXPECT_EQ(r1.codes(), (std::vector<uint16_t>{18, 37, 9}));
+    ASSERT_TRUE(r1.find(18) && r1.find(9));
     EXPECT_EQ(*r1.find(18), str_bytes("r0"));
     auto r0 = parse_relay(*r1.find(9));
     ASSERT_TRUE(r0.ok);
     EXPECT_EQ(r0.hop, 0);
     EXPECT_EQ(r0.link, a16("::"));
     EXPECT_EQ(r0.codes(), (std::vector<uint16_t>{18, 9}));  // no option 79 back
+    ASSERT_TRUE(r0.find(18) && r0.find(9));
     EXPECT_EQ(*r0.find(18), str_bytes("sw0"));
     EXPECT_EQ(to_hex(*r0.find(9)), to_hex(expected_reply(7, kDuid, ia_addr(kAddr, 3600, 7200))));
     const Binding& b = out.events.at(0).b;
