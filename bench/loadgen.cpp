@@ -10,7 +10,9 @@
 //       address, an ADDR-REG-INFORM (type 36: Client Identifier + IA Address) from its registered
 //       address 2001:db8:1::a:0:0 + i. --answer-ns answers Neighbor Solicitations for the clients'
 //       addresses, as real hosts would (relays that look the MAC up in the neighbour table need
-//       it). --warmup-ms sends client 0's frame once and waits before the paced run.
+//       it). --warmup-ms sends client 0's frame once and waits before the paced run. --iface
+//       A,B,... sends frame k out of interface k mod n (one generator for many switch ports;
+//       --answer-ns listens on the first only).
 //       Prints: sent=N (warm-up included) warmup=W elapsed=S rate=PPS (paced part) retries=N
 //       ns_answered=N
 //   reverse --iface IF --src ADDR --dst ADDR --dst-mac MAC --link-address ADDR --peer ADDR
@@ -25,6 +27,10 @@
 //   pcap    --out FILE --type solicit|inform|mix [--clients N] --count N
 //       Writes the same client frames to a pcap file (Ethernet), for `regrelay replay`.
 //
+// --stamps FILE (send, reverse, sink): writes one time per frame or datagram (ns, CLOCK_REALTIME,
+// one per line): when send/reverse handed it to the kernel (warm-up frame included), or when the
+// sink's kernel received it (SO_TIMESTAMPNS). In a loss-free run the k-th lines pair up: the
+// relay's latency, what a relay under test adds between the client's frame and the server.
 // --rate 0 sends as fast as possible. Exit status 2 on a usage error, 1 on a system error.
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,11 +69,11 @@ using Addr = std::array<uint8_t, 16>;
     std::fprintf(stderr,
                  "regrelay_loadgen: %s\n"
                  "usage: regrelay_loadgen send --iface IF --type solicit|inform [--clients N] --rate PPS\n"
-                 "                        (--duration S | --count N) [--warmup-ms MS] [--answer-ns]\n"
+                 "                        (--duration S | --count N) [--warmup-ms MS] [--answer-ns] [--stamps FILE]\n"
                  "       regrelay_loadgen reverse --iface IF --src ADDR --dst ADDR --dst-mac MAC\n"
                  "                        --link-address ADDR --peer ADDR [--inner reply|addr-reg-reply]\n"
-                 "                        --rate PPS (--duration S | --count N) [--warmup-ms MS]\n"
-                 "       regrelay_loadgen sink --port P --duration S [--rcvbuf BYTES]\n"
+                 "                        --rate PPS (--duration S | --count N) [--warmup-ms MS] [--stamps FILE]\n"
+                 "       regrelay_loadgen sink --port P --duration S [--rcvbuf BYTES] [--stamps FILE]\n"
                  "       regrelay_loadgen pcap --out FILE --type solicit|inform|mix [--clients N] --count N\n",
                  why.c_str());
     std::exit(2);
@@ -138,6 +144,20 @@ void sleep_until(double t) {
     ts.tv_nsec = long((t - double(ts.tv_sec)) * 1e9);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
     }
+}
+
+int64_t realtime_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// --stamps FILE: one time (ns, CLOCK_REALTIME) per line.
+void write_stamps(const std::string& path, const std::vector<int64_t>& v) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) die(path);
+    for (int64_t t : v) std::fprintf(f, "%lld\n", (long long)t);
+    if (std::fclose(f) != 0) die(path);
 }
 
 // ---- packet building -------------------------------------------------------------------------
@@ -311,13 +331,24 @@ std::pair<uint64_t, double> paced(double rate, uint64_t total, F send_batch) {
 
 struct PacketSocket {
     int fd = -1;
-    sockaddr_ll to{};
+    sockaddr_ll to{};             // the first interface
+    std::vector<sockaddr_ll> all;  // every interface of --iface A,B,...: frame k goes out of all[k % n]
 };
 
-PacketSocket open_packet_tx(const std::string& iface) {
+// `ifaces`: one interface name, or several separated by commas (frames go round robin).
+PacketSocket open_packet_tx(const std::string& ifaces) {
     PacketSocket s;
-    unsigned idx = if_nametoindex(iface.c_str());
-    if (!idx) usage("--iface '" + iface + "': no such interface");
+    std::vector<unsigned> idxs;
+    for (size_t b = 0; b <= ifaces.size();) {
+        size_t e = ifaces.find(',', b);
+        if (e == std::string::npos) e = ifaces.size();
+        const std::string iface = ifaces.substr(b, e - b);
+        unsigned i = if_nametoindex(iface.c_str());
+        if (!i) usage("--iface '" + iface + "': no such interface");
+        idxs.push_back(i);
+        b = e + 1;
+    }
+    const unsigned idx = idxs.front();
     // Protocol 0: this socket receives nothing (no copy of any frame is queued to it).
     s.fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
     if (s.fd < 0) die("socket(AF_PACKET)");
@@ -329,6 +360,10 @@ PacketSocket open_packet_tx(const std::string& iface) {
     s.to.sll_protocol = htons(ETH_P_IPV6);
     s.to.sll_ifindex = int(idx);
     s.to.sll_halen = 6;
+    for (unsigned i : idxs) {
+        s.all.push_back(s.to);
+        s.all.back().sll_ifindex = int(i);
+    }
     return s;
 }
 
@@ -338,16 +373,24 @@ struct TxResult {
 };
 
 // Sends `count` frames of `fs` (cycling) at `rate`, after one warm-up frame and `warmup` seconds.
-TxResult transmit(const PacketSocket& s, const FrameSet& fs, double rate, uint64_t count, double warmup) {
+// With `stamps`, the CLOCK_REALTIME time (ns) each frame was handed to the kernel is appended,
+// warm-up frame included: frame k of the sink's arrivals pairs with entry k (loss-free, in order).
+TxResult transmit(PacketSocket& s, const FrameSet& fs, double rate, uint64_t count, double warmup,
+                  std::vector<int64_t>* stamps = nullptr) {
     TxResult res;
+    if (stamps) stamps->reserve(count + 1);
     const size_t n_frames = fs.at.size();
     if (warmup > 0) {
         auto [off, len] = fs.at[0];
+        const int64_t t = realtime_ns();
         if (sendto(s.fd, fs.data.data() + off, len, 0, reinterpret_cast<const sockaddr*>(&s.to), sizeof s.to) ==
-            ssize_t(len))
+            ssize_t(len)) {
             res.warm = 1;
+            if (stamps) stamps->push_back(t);
+        }
         sleep_until(now_s() + warmup);
     }
+    for (auto& t : s.all) std::memcpy(t.sll_addr, s.to.sll_addr, 6);  // the destination MAC set by the caller
     std::vector<mmsghdr> msgs(64);
     std::vector<iovec> iov(64);
     auto batch = [&](uint64_t first, size_t n) -> size_t {
@@ -355,13 +398,14 @@ TxResult transmit(const PacketSocket& s, const FrameSet& fs, double rate, uint64
             auto [off, len] = fs.at[(first + k) % n_frames];
             iov[k] = {const_cast<uint8_t*>(fs.data.data()) + off, len};
             msgs[k].msg_hdr = {};
-            msgs[k].msg_hdr.msg_name = const_cast<sockaddr_ll*>(&s.to);
+            msgs[k].msg_hdr.msg_name = &s.all[(first + k) % s.all.size()];
             msgs[k].msg_hdr.msg_namelen = sizeof s.to;
             msgs[k].msg_hdr.msg_iov = &iov[k];
             msgs[k].msg_hdr.msg_iovlen = 1;
         }
         size_t done = 0;
         while (done < n) {
+            const int64_t t = stamps ? realtime_ns() : 0;
             int r = sendmmsg(s.fd, msgs.data() + done, unsigned(n - done), 0);
             if (r < 0) {
                 if (errno == EINTR) continue;
@@ -372,6 +416,7 @@ TxResult transmit(const PacketSocket& s, const FrameSet& fs, double rate, uint64
                 }
                 die("sendmmsg(AF_PACKET)");
             }
+            if (stamps) stamps->insert(stamps->end(), size_t(r), t);
             done += size_t(r);
         }
         return n;
@@ -443,7 +488,8 @@ void answer_ns(int fd, const PacketSocket& tx, uint32_t n_clients, std::atomic<b
 }
 
 int cmd_send(int argc, char** argv) {
-    Args a(argc, argv, {"iface", "type", "clients", "rate", "duration", "count", "warmup-ms"}, {"answer-ns"});
+    Args a(argc, argv, {"iface", "type", "clients", "rate", "duration", "count", "warmup-ms", "stamps"},
+           {"answer-ns"});
     const std::string iface = a.str("iface");
     const MsgKind kind = parse_kind(a.str("type"));
     const uint32_t n_clients = uint32_t(a.num("clients", 1, 1, 1 << 24));
@@ -470,8 +516,11 @@ int cmd_send(int argc, char** argv) {
         responder = std::thread(answer_ns, rx, std::cref(s), n_clients, std::ref(stop), std::ref(answered));
     }
 
-    TxResult r = transmit(s, fs, rate, count, warmup);
+    std::vector<int64_t> stamps;
+    const bool stamping = a.has("stamps");
+    TxResult r = transmit(s, fs, rate, count, warmup, stamping ? &stamps : nullptr);
     stop = true;
+    if (stamping) write_stamps(a.str("stamps"), stamps);
     if (responder.joinable()) responder.join();
     if (rx >= 0) close(rx);
     std::printf("sent=%llu warmup=%llu elapsed=%.4f rate=%.0f retries=%llu ns_answered=%llu\n",
@@ -484,7 +533,8 @@ int cmd_send(int argc, char** argv) {
 
 int cmd_reverse(int argc, char** argv) {
     Args a(argc, argv,
-           {"iface", "src", "dst", "dst-mac", "link-address", "peer", "inner", "rate", "duration", "count", "warmup-ms"},
+           {"iface", "src", "dst", "dst-mac", "link-address", "peer", "inner", "rate", "duration", "count", "warmup-ms",
+            "stamps"},
            {});
     const std::string iface = a.str("iface");
     const Addr src = a.addr("src"), dst = a.addr("dst"), link = a.addr("link-address"), peer = a.addr("peer");
@@ -528,7 +578,9 @@ int cmd_reverse(int argc, char** argv) {
     FrameSet fs;
     fs.add(udp_frame(reinterpret_cast<const uint8_t*>(ifr.ifr_hwaddr.sa_data), dst_mac, src, dst, 547, 547, 64, rr));
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-    TxResult r = transmit(s, fs, rate, count, warmup);
+    std::vector<int64_t> stamps;
+    TxResult r = transmit(s, fs, rate, count, warmup, a.has("stamps") ? &stamps : nullptr);
+    if (a.has("stamps")) write_stamps(a.str("stamps"), stamps);
     std::printf("sent=%llu warmup=%llu elapsed=%.4f rate=%.0f retries=%llu\n", (unsigned long long)(r.sent + r.warm),
                 (unsigned long long)r.warm, r.elapsed, double(r.sent) / r.elapsed, (unsigned long long)r.retries);
     return 0;
@@ -540,7 +592,9 @@ volatile sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 int cmd_sink(int argc, char** argv) {
-    Args a(argc, argv, {"port", "duration", "rcvbuf"}, {});
+    Args a(argc, argv, {"port", "duration", "rcvbuf", "stamps"}, {});
+    const bool stamping = a.has("stamps");
+    std::vector<int64_t> stamps;
     const uint16_t port = uint16_t(a.num("port", -1, 1, 65535));
     const double duration = a.num("duration", -1, 0.001, 86400);
     const int rcvbuf = int(a.num("rcvbuf", 64 << 20, 4096, 1 << 30));
@@ -561,6 +615,10 @@ int cmd_sink(int argc, char** argv) {
     sa6.sin6_port = htons(port);
     sa6.sin6_addr = in6addr_any;
     if (bind(fd, reinterpret_cast<sockaddr*>(&sa6), sizeof sa6) != 0) die("bind [::]:" + std::to_string(port));
+    // The kernel's arrival time of each datagram (entering this namespace's stack), not when this
+    // sink, which polls every millisecond, reads it.
+    if (stamping && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) != 0) die("SO_TIMESTAMPNS");
+    if (stamping) stamps.reserve(1 << 20);
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     std::printf("ready\n");
     std::fflush(stdout);
@@ -569,6 +627,8 @@ int cmd_sink(int argc, char** argv) {
     std::vector<uint8_t> bufs(kBatch * kSize);
     std::vector<mmsghdr> msgs(kBatch);
     std::vector<iovec> iov(kBatch);
+    constexpr size_t kCtl = CMSG_SPACE(sizeof(timespec));
+    std::vector<uint8_t> ctl(kBatch * kCtl);
     uint64_t received = 0, relay_forw = 0, opt79 = 0;
     std::map<int, uint64_t> inner;
     const double t_end = now_s() + duration;
@@ -578,6 +638,10 @@ int cmd_sink(int argc, char** argv) {
             msgs[i].msg_hdr = {};
             msgs[i].msg_hdr.msg_iov = &iov[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
+            if (stamping) {
+                msgs[i].msg_hdr.msg_control = ctl.data() + i * kCtl;
+                msgs[i].msg_hdr.msg_controllen = kCtl;
+            }
         }
         // Polls every millisecond rather than sleeping in recvmmsg: one wake-up per datagram would
         // cost the core this sink shares with the generator more than the counting does.
@@ -586,6 +650,16 @@ int cmd_sink(int argc, char** argv) {
         if (n <= 0) continue;
         received += unsigned(n);
         for (int i = 0; i < n; ++i) {
+            if (stamping) {
+                int64_t t = 0;
+                for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c))
+                    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
+                        timespec ts;
+                        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                        t = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+                    }
+                stamps.push_back(t);
+            }
             const uint8_t* p = bufs.data() + size_t(i) * kSize;
             size_t len = std::min<size_t>(msgs[i].msg_len, kSize);
             if (len == 0) continue;
@@ -609,6 +683,8 @@ int cmd_sink(int argc, char** argv) {
     for (auto [t, n] : inner) types += (types.empty() ? "" : ",") + std::to_string(t) + ":" + std::to_string(n);
     std::printf("received=%llu relay_forw=%llu opt79=%llu inner=%s\n", (unsigned long long)received,
                 (unsigned long long)relay_forw, (unsigned long long)opt79, types.empty() ? "-" : types.c_str());
+    std::fflush(stdout);
+    if (stamping) write_stamps(a.str("stamps"), stamps);
     close(fd);
     return 0;
 }

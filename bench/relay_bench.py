@@ -17,11 +17,15 @@ the relay's neighbour table, sends one warm-up packet, waits 300 ms, offers the 
 (1 s with QUICK=1) and counts what reaches the sink until 300 ms after the last packet; loss-free
 means received == sent. A trial that loses less than 0.5 % is tried once more before it counts as a
 loss. Each case is searched REPS times (later repetitions start from the first result) and the
-median is reported. Replay throughput is `regrelay replay` on a 2,000,000-frame capture, pinned
+median is reported. First (case "fixed"), each relay is offered FIXED_RATES (1,000/s and
+50,000/s) of Solicit, ADDR-REG-INFORM and Relay-reply, one trial per repetition: its CPU per
+message, and its latency from timestamps (the generator's send time of each frame, the kernel's
+arrival stamp of each relayed datagram at the sink, SO_TIMESTAMPNS; paired in order in a
+loss-free trial), p50 and p99. Replay throughput is `regrelay replay` on a 2,000,000-frame capture, pinned
 to one core, median of REPS runs.
 
 Environment: QUICK=1 (1 repetition, 1 s trials), REPS, TRIAL, RELAYS=regrelay,dhcrelay,dnsmasq,
-CASES=solicit-1,inform-1,solicit-100k,inform-100k,reverse,replay, REPLAY_FRAMES, NICE (default -20),
+CASES=fixed,solicit-1,inform-1,solicit-100k,inform-100k,reverse,replay, FIXED_RATES, FIXED_CASES, REPLAY_FRAMES, NICE (default -20),
 REGRELAY_ARGS (extra `regrelay relay` options, for experiments),
 OUT=docs/benchmarks.md (the results file; OUT= writes none), KEEP=1 keeps the work directory.
 """
@@ -69,6 +73,10 @@ CLIENT_LINK = "2001:db8:1::1"      # relay, client side: the link-address
 CLIENT_ADDR = "2001:db8:1::100"    # the client namespace's own address (reverse path)
 RELAY_UP = "2001:db8:ffff::2"      # relay, server side
 SERVER = "2001:db8:ffff::1"        # the sink standing in for the server
+
+# CPU per message and latency at fixed offered rates (case "fixed"): FIXED_RATES, FIXED_CASES.
+FIXED_RATES = [float(x) for x in os.environ.get("FIXED_RATES", "1000,50000").split(",")]
+FIXED_CASES = os.environ.get("FIXED_CASES", "solicit-1,inform-1,reverse").split(",")
 
 CASES = {
     # name: (kind, message type, clients, label)
@@ -283,8 +291,11 @@ class Bench:
 
     # --- one trial ------------------------------------------------------------------------
     def trial(self, relay: str, case: str, rate: float, duration: float | None = None,
-              verbose: bool = False) -> dict:
-        """Offers `rate` for TRIAL s; returns sent, received, ok, generator rate, sink details."""
+              verbose: bool = False, stamps: bool = False) -> dict:
+        """Offers `rate` for TRIAL s; returns sent, received, ok, generator rate, sink details.
+        With `stamps`, also the relay's latency per message ("lat_us": sorted, µs) when the trial
+        was loss-free: the k-th frame sent pairs with the k-th datagram received (one relay thread,
+        in order)."""
         lab = self.lab
         kind, mtype, clients, _ = CASES[case]
         duration = duration or TRIAL
@@ -302,8 +313,11 @@ class Bench:
                 gen = [self.loadgen, "reverse", "--iface", lab.s_if, "--src", SERVER, "--dst", RELAY_UP, "--dst-mac",
                    lab.mac(lab.rel, lab.rs_if), "--link-address", CLIENT_LINK, "--peer", CLIENT_ADDR, "--inner", mtype]
             gen += ["--rate", str(int(rate)), "--duration", str(duration), "--warmup-ms", str(int(WARMUP * 1000))]
-            sink = lab.spawn(sink_ns, [self.loadgen, "sink", "--port", str(port), "--duration", "3600"], GEN_CPU,
-                             "sink.log", stdout=subprocess.PIPE)
+            sink_argv = [self.loadgen, "sink", "--port", str(port), "--duration", "3600"]
+            if stamps:
+                gen += ["--stamps", lab.path("tx.stamps")]
+                sink_argv += ["--stamps", lab.path("rx.stamps")]
+            sink = lab.spawn(sink_ns, sink_argv, GEN_CPU, "sink.log", stdout=subprocess.PIPE)
             if sink.stdout.readline().strip() != b"ready":
                 raise RuntimeError("sink did not start:\n" + self.tail("sink.log"))
             cpu0 = cpu_ns(rp.pid)
@@ -323,7 +337,26 @@ class Bench:
                "cpu_us": cpu / 1000 / max(received, 1)}
         # The generator must have offered what was asked, or the trial says nothing.
         res["gen_limited"] = float(gk["rate"]) < 0.97 * rate
+        if stamps:
+            res["lat_us"] = None
+            tx, rx = read_stamps(lab.path("tx.stamps")), read_stamps(lab.path("rx.stamps"))
+            if len(tx) == len(rx) and tx and all(rx):
+                res["lat_us"] = sorted((b - a) / 1000 for a, b in zip(tx, rx))
         return res
+
+    # --- fixed offered rates: CPU per message and latency ----------------------------------
+    def fixed(self, relay: str, case: str, rate: float) -> dict:
+        """One trial at `rate` with timestamps: CPU µs per message, p50/p99 latency (µs)."""
+        t = self.trial(relay, case, rate, stamps=True)
+        lat = t["lat_us"]
+        t["p50"] = percentile(lat, 50) if lat else None
+        t["p99"] = percentile(lat, 99) if lat else None
+        t["load"] = os.getloadavg()[0]
+        flag = "ok" if t["ok"] else f"LOSS {t['sent'] - t['received']:,}"
+        lat_s = f"p50 {t['p50']:.0f} µs p99 {t['p99']:.0f} µs" if lat else "latency —"
+        log(f"    {relay:9s} {case:13s} {rate:>10,.0f}/s sent {t['sent']:>9,} got {t['received']:>9,} {flag}; "
+            f"{t['cpu_us']:.2f} µs CPU/msg; {lat_s}; load {t['load']:.2f}")
+        return t
 
     # --- the search -----------------------------------------------------------------------
     def search(self, relay: str, case: str, start: float | None = None) -> dict:
@@ -410,6 +443,20 @@ class Bench:
         return {"runs": runs, "median_pps": statistics.median(r["pps"] for r in runs)}
 
 
+def read_stamps(path: str) -> list[int]:
+    try:
+        with open(path) as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def percentile(xs: list[float], q: float) -> float:
+    """The q-th percentile of sorted `xs` (nearest rank)."""
+    k = max(0, min(len(xs) - 1, int(round(q / 100 * len(xs) + 0.5)) - 1))
+    return xs[k]
+
+
 def machine() -> str:
     cpu = "?"
     try:
@@ -452,7 +499,7 @@ def main() -> int:
         if peer in relays and not os.access(path, os.X_OK):
             log(f"relay_bench: {path} not installed (deploy/install-deps.sh): {peer} skipped")
             relays.remove(peer)
-    cases = os.environ.get("CASES", ",".join([*CASES, "replay"])).split(",")
+    cases = os.environ.get("CASES", ",".join(["fixed", *CASES, "replay"])).split(",")
     out_md = os.environ.get("OUT", os.path.join(ROOT, "docs", "benchmarks.md"))
 
     lab = Lab()
@@ -470,6 +517,16 @@ def main() -> int:
         lab.up()
         b = Bench(lab, build)
         log(f"relay_bench: {machine()}; {REPS} repetition(s), {TRIAL:g} s trials; lab {lab.tag}")
+        fixed: dict[tuple[str, str, float], dict] = {}
+        if "fixed" in cases:
+            for case in FIXED_CASES:
+                log(f"== fixed rates: {CASES[case][3]}")
+                for relay in relays:
+                    if relay == "dhcrelay" and CASES[case][1] == "inform":
+                        continue  # drops type 36 (shown by the search's drop check)
+                    for rate in FIXED_RATES:
+                        ts = [b.fixed(relay, case, rate) for _ in range(REPS)]
+                        fixed[(relay, case, rate)] = summarise_fixed(ts)
         for case in [c for c in CASES if c in cases]:
             log(f"== {CASES[case][3]}")
             for relay in relays:
@@ -497,7 +554,7 @@ def main() -> int:
             replay = b.replay(REPS)
             log(f"  median {fmt(replay['median_pps'])} frames/s")
         elapsed = time.monotonic() - started
-        report = render(results, relays, cases, replay, b, elapsed, load0, os.getloadavg(), v)
+        report = render(results, relays, cases, replay, b, elapsed, load0, os.getloadavg(), v, fixed)
         print(report)
         if out_md:
             with open(out_md, "w") as f:
@@ -508,7 +565,66 @@ def main() -> int:
     return 0
 
 
-def render(results, relays, cases, replay, b: Bench, elapsed, load0, load1, v: dict[str, str]) -> str:
+def summarise_fixed(ts: list[dict]) -> dict:
+    """Medians over the repetitions of a fixed-rate trial (latency only from loss-free ones)."""
+    ok = [t for t in ts if t["ok"] and t.get("p50") is not None]
+    med = lambda k, xs: statistics.median(t[k] for t in xs) if xs else None  # noqa: E731
+    return {"cpu_us": med("cpu_us", ts), "p50": med("p50", ok), "p99": med("p99", ok), "load": med("load", ts),
+            "lost": sum(t["sent"] - t["received"] for t in ts if not t["ok"]), "n": len(ts),
+            "gen_limited": any(t["gen_limited"] for t in ts)}
+
+
+def render_fixed(fixed: dict, relays: list[str]) -> list[str]:
+    if not fixed:
+        return []
+    hi, lo = max(FIXED_RATES), min(FIXED_RATES)
+    lines = [
+        "## CPU per message and latency at fixed offered rates",
+        "",
+        f"One trial per repetition at each rate, medians. CPU: the relay process's CPU time (its own core, "
+        f"kernel work in its system calls included) over the trial per relayed message. Latency: from the "
+        f"generator's send call (client frame, or the server's Relay-reply) to the kernel's arrival stamp "
+        f"(SO_TIMESTAMPNS) of the relayed datagram in the sink's namespace, every message of a loss-free "
+        f"trial paired in order; p50 / p99 in µs. Load: the 1-minute load average during the trial "
+        f"(other work on the machine).",
+        "",
+        f"| case | relay | CPU µs/msg at {lo:,.0f}/s | CPU µs/msg at {hi:,.0f}/s | p50 / p99 µs at {lo:,.0f}/s | "
+        f"p50 / p99 µs at {hi:,.0f}/s | load |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+
+    def lat(f):
+        if f is None:
+            return "—"
+        if f["p50"] is None:
+            return f"loss ({f['lost']:,})"
+        return f"{f['p50']:,.0f} / {f['p99']:,.0f}"
+
+    for case in FIXED_CASES:
+        for r in relays:
+            a, z = fixed.get((r, case, lo)), fixed.get((r, case, hi))
+            if not a and not z:
+                continue
+            cpu = lambda f: "—" if not f or f["cpu_us"] is None else f"{f['cpu_us']:.2f}"  # noqa: E731
+            lines.append(f"| {CASES[case][3]} | {r} | {cpu(a)} | {cpu(z)} | {lat(a)} | {lat(z)} | "
+                         f"{(z or a)['load']:.2f} |")
+    lines += ["", "Targets at fixed rates:", ""]
+    for case in FIXED_CASES:
+        mine, dm = fixed.get(("regrelay", case, hi)), fixed.get(("dnsmasq", case, hi))
+        if mine and dm and mine["cpu_us"] and dm["cpu_us"]:
+            q = dm["cpu_us"] / mine["cpu_us"]
+            lines.append(f"- {CASES[case][3]} at {hi:,.0f}/s: regrelay {mine['cpu_us']:.2f} µs/msg, dnsmasq "
+                         f"{dm['cpu_us']:.2f}: {q:.1f}x less — {'met' if q >= 3 else 'NOT met'} (target ≥ 3x)")
+        for rate in (lo, hi):
+            f = fixed.get(("regrelay", case, rate))
+            if f and f["p99"] is not None:
+                lines.append(f"- {CASES[case][3]} at {rate:,.0f}/s: regrelay p99 {f['p99']:,.0f} µs — "
+                             f"{'met' if f['p99'] < 2000 else 'NOT met'} (target < 2,000 µs)")
+    return lines + [""]
+
+
+def render(results, relays, cases, replay, b: Bench, elapsed, load0, load1, v: dict[str, str],
+           fixed: dict | None = None) -> str:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     peers = [r for r in relays if r != "regrelay"]
     shown = [c for c in CASES if c in cases]
@@ -537,6 +653,7 @@ def render(results, relays, cases, replay, b: Bench, elapsed, load0, load1, v: d
         f"Load average (1 min) {load0[0]:.2f} at the start, {load1[0]:.2f} at the end; bench processes at nice "
         f"{NICE} (see Method).",
         "",
+        *render_fixed(fixed or {}, relays),
         "## Live relaying: highest loss-free rate (messages/s, median)",
         "",
         "| case | " + " | ".join(relays) + " | regrelay / faster peer |",

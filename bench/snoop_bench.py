@@ -6,9 +6,12 @@ loss-free rate of client messages through the shim, and its CPU per thousand pac
 
 Lab (network namespaces made here, removed on exit, tests/netns/lib.py):
 
-    cl ns:  eth0  --veth--  sw ns: c1 ] bridge br0 [ uplink  --veth--  rtr ns: down0
-            regrelay_loadgen send       regrelay snoop --client-port c1            nft netdev ingress
-            (AF_PACKET, CPU 1)          --uplink uplink --install-filters (CPU 0)  counter, then drop
+    cl ns:  eth0..   --veth--  sw ns: c1..cN ] bridge br0 [ uplink  --veth--  rtr ns: down0
+            regrelay_loadgen send  regrelay snoop --client-port c1 ... cN      nft netdev ingress
+            (AF_PACKET, CPU 1)     --uplink uplink --install-filters (CPU 0)   counter, then drop
+
+PORTS client ports (default 48, an access switch's; frame k of the generator goes out of port
+k mod PORTS).
 
 The generator (bench/loadgen.cpp, `regrelay_loadgen send`: Ethernet/IPv6/UDP client frames to
 ff02::1:2 port 547, paced, from 1 or N distinct clients) runs on CPU 1, snoop on CPU 0. What
@@ -28,8 +31,9 @@ as a lower bound (>=).
 
 Environment: QUICK=1 (1 repetition, 1 s trials), REPS (default 3: median reported), TRIAL (s), NICE
 (default -20: snoop, the generator and this session's autogroup; 0 turns it off),
-CASES=solicit-1,inform-100k, LOG_LEVEL (snoop's, default warn; `info` logs every ADDR-REG-INFORM),
-LOADGEN (path to regrelay_loadgen; default BUILD_DIR/bench/regrelay_loadgen, else compiled from
+CASES=solicit-1,inform-100k, PORTS (default 48), LOG_LEVEL (snoop's, default warn; `info` logs every ADDR-REG-INFORM),
+OUT (the results file whose snoop section is replaced, default docs/benchmarks.md; OUT= writes
+none), LOADGEN (path to regrelay_loadgen; default BUILD_DIR/bench/regrelay_loadgen, else compiled from
 bench/loadgen.cpp into the work directory).
 """
 
@@ -70,6 +74,9 @@ NICE = os.environ.get("NICE", "-20")
 ALL_CASES = {"solicit-1": ("solicit", 1), "solicit-100k": ("solicit", 100_000),
              "inform-1": ("inform", 1), "inform-100k": ("inform", 100_000)}
 CASES = os.environ.get("CASES", "solicit-1,inform-100k").split(",")
+# Client ports of the bridge (the issue's access switch: 48); the generator sends frame k out of
+# port k mod PORTS, so the total rate is spread evenly over them.
+PORTS = int(os.environ.get("PORTS", "48"))
 
 
 def log(msg: str) -> None:
@@ -105,9 +112,13 @@ class Bench:
             raise SystemExit(f"snoop_bench: no {self.regrelay} (build first)")
         self.loadgen = self.find_loadgen(build)
         self.cl, self.sw, self.rtr = lab.netns("cl"), lab.netns("sw"), lab.netns("rtr")
-        self.c_if, _ = lab.veth(self.cl, self.sw, a_name="eth0", b_name="c1")
+        self.c_ifs, self.ports = [], []
+        for i in range(PORTS):
+            a, b = lab.veth(self.cl, self.sw, a_name=f"eth{i}", b_name=f"c{i + 1}")
+            self.c_ifs.append(a)
+            self.ports.append(b)
         self.r_if, _ = lab.veth(self.rtr, self.sw, a_name="down0", b_name="uplink")
-        lab.bridge(self.sw, ["c1", "uplink"], name="br0")
+        lab.bridge(self.sw, [*self.ports, "uplink"], name="br0")
         # The router only counts (and drops) what reaches it.
         rules = ('table netdev bench {\n'
                  '  counter relayfw {}\n  counter leak {}\n'
@@ -144,7 +155,8 @@ class Bench:
         mtype, clients = ALL_CASES[case]
         duration = duration or TRIAL
         self.trials += 1
-        snoop = self.sw.spawn(["nice", "-n", NICE, TASKSET, "-c", SNOOP_CPU, self.regrelay, "snoop", "--client-port", "c1", "--uplink",
+        snoop = self.sw.spawn(["nice", "-n", NICE, TASKSET, "-c", SNOOP_CPU, self.regrelay, "snoop",
+                               *[x for p in self.ports for x in ("--client-port", p)], "--uplink",
                                "uplink", "--install-filters", "--log-level", LOG_LEVEL,
                                "--rate-limit-mac", "0", "--rate-limit-port", "0"],
                               name=f"snoop-{self.trials}")
@@ -158,7 +170,7 @@ class Bench:
             time.sleep(0.05)  # captures open before the filters go in; give the loop a moment
             c0 = self.counters()
             cpu0 = cpu_ns(snoop.pid)
-            g = self.cl.exec("nice", "-n", NICE, TASKSET, "-c", GEN_CPU, self.loadgen, "send", "--iface", self.c_if, "--type", mtype,
+            g = self.cl.exec("nice", "-n", NICE, TASKSET, "-c", GEN_CPU, self.loadgen, "send", "--iface", ",".join(self.c_ifs), "--type", mtype,
                              "--clients", str(clients), "--rate", str(int(rate)), "--duration", str(duration),
                              "--warmup-ms", str(int(WARMUP * 1000)), timeout=duration + 60).stdout
             time.sleep(GRACE)
@@ -236,7 +248,7 @@ def main() -> int:
     results = {}
     with lib.Lab("rrsbench") as lab:
         b = Bench(lab, build)
-        log(f"snoop_bench: {machine()}; load {' '.join(load0)}; trials {TRIAL} s, {REPS} repetition(s), "
+        log(f"snoop_bench: {machine()}; load {' '.join(load0)}; {PORTS} client ports; trials {TRIAL} s, {REPS} repetition(s), "
             f"snoop --log-level {LOG_LEVEL}; loadgen {b.loadgen}")
         for case in CASES:
             rates, cpus, limited = [], [], []
@@ -268,7 +280,41 @@ def main() -> int:
         log(f"  {case:<14} {rate_s:>20} {cpu_s:>22} {f'{low_cpu:.2f} ms':>22}   {', '.join(f'{r:,.0f}' for r in rates)}")
     if any(r[1] for r in results.values()):
         log("  (>=: the generator's ceiling was reached before snoop lost a frame)")
+    out_md = os.environ.get("OUT", os.path.join(ROOT, "docs", "benchmarks.md"))
+    if out_md:
+        write_section(out_md, results, load0, load1)
+        log(f"snoop_bench: section written to {os.path.relpath(out_md, ROOT)}")
     return 0
+
+
+SECTION = "## Snoop (`bench/snoop_bench.py`)"
+
+
+def write_section(path: str, results: dict, load0: list[str], load1: list[str]) -> None:
+    """Replaces (or appends) this benchmark's section of the results file relay_bench.py writes."""
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [SECTION, "",
+             f"Measured {now}{', QUICK=1' if QUICK else ''}: `regrelay snoop` with {PORTS} client ports on one "
+             f"bridge, the generator sending round robin over them; {REPS} repetition(s), {TRIAL:g} s trials; load "
+             f"average {' '.join(load0)} before, {' '.join(load1)} after. CPU: snoop's own, per message relayed.",
+             "", f"| case | highest loss-free rate | CPU µs/msg at that rate | CPU µs/msg at {LOW_RATE:,}/s |",
+             "| --- | ---: | ---: | ---: |"]
+    for case, (rate, bound, cpu, low_cpu, _rates) in results.items():
+        lines.append(f"| {case} | {'≥ ' if bound else ''}{rate:,.0f}/s | {'—' if cpu is None else f'{cpu:.1f}'} | "
+                     f"{low_cpu:.1f} |")
+    if any(r[1] for r in results.values()):
+        lines += ["", "≥: the generator's ceiling was reached before snoop lost a frame."]
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        text = "# Benchmarks\n"
+    start = text.find(SECTION)
+    if start >= 0:
+        nxt = text.find("\n## ", start + len(SECTION))
+        text = text[:start].rstrip("\n") + ("\n\n" + text[nxt + 1:] if nxt >= 0 else "")
+    with open(path, "w") as f:
+        f.write(text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
