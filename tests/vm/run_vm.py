@@ -249,7 +249,7 @@ def main() -> int:
             qemu = [QEMU, "-machine", "q35" if accel == "kvm" else "pc", "-m", str(args.mem), "-smp", str(args.smp),
                     "-nographic", "-no-reboot", "-nic", "none",
                     "-kernel", vmlinuz, "-initrd", initrd,
-                    "-append", f"console=ttyS0 panic=-1 loglevel={args.loglevel} rdinit=/init net.ifnames=0 {args.append}".strip(),
+                    "-append", f"console=ttyS0 panic=-1 no_timer_check loglevel={args.loglevel} rdinit=/init net.ifnames=0 {args.append}".strip(),
                     "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
                     "-virtfs", f"local,path={outdir},mount_tag=out,security_model=none,multidevs=remap"]
             qemu[1:1] = ["-enable-kvm"] if accel == "kvm" else ["-accel", "tcg"]

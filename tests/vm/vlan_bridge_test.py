@@ -25,6 +25,16 @@ GROUP:
           and no reply from another VLAN, and the trunk client's frames carry their VLAN's tag.
           Control: with vlan_filtering switched off, a Solicit from VLAN 10 reaches a VLAN 20
           client (the captures do see a leak).
+  snoop   the same with `regrelay snoop --install-filters` on the bridge, every port's VLANs
+          given by --port-vlan (a1=10 ... t1=10,20,30 uplink=10,20,30): every client message
+          reaches the router once, as the LDRA's Relay-forward tagged with the client's VLAN,
+          Interface-ID "{port}.{vlan}" (different per port and per VLAN on the trunk) and option 79
+          = the client's MAC, never natively; the replies come back to that client only (untagged
+          on an access port, tagged on the trunk); no client sees another client's message.
+  snoop-bridge  the same with `regrelay snoop --bridge br0 --uplink uplink`: the client ports
+          and their VLANs come from the bridge (netlink), no --client-port or --port-vlan.
+GROUP may be a comma-separated list (one process per group, the worst status wins). A snoop
+group exits 77 when the binary's snoop lacks --port-vlan (snoop) or --bridge (snoop-bridge).
 
 Exits 0 when every check passes, 1 otherwise, 77 (skip) when not root, without kea-dhcp6, or
 on a kernel without VLAN-filtering bridges (outside the VM).
@@ -36,6 +46,7 @@ import re
 import select
 import shutil
 import socket
+import subprocess
 import sys
 import time
 
@@ -100,18 +111,19 @@ class Capture:
                 payload = udp[8:int.from_bytes(udp[4:6], "big")]
                 self.frames.append({"src": lib.s6(ip[8:24]), "dst": lib.s6(ip[24:40]), "sport": sport,
                                     "dport": dport, "vlan": vlan, "type": payload[0] if payload else None,
-                                    "xid": int.from_bytes(payload[1:4], "big") if len(payload) >= 4 else None})
+                                    "xid": int.from_bytes(payload[1:4], "big") if len(payload) >= 4 else None,
+                                    "payload": payload})
 
 
 class Client:
     """One DHCPv6 client: an interface in its own namespace (an access client) or a VLAN
     interface of the trunk client, with a MAC, a link-local and a global address."""
 
-    def __init__(self, ns, ifname, vlan, mac, host, capture=None):
-        self.ns, self.ifname, self.vlan, self.mac, self.host = ns, ifname, vlan, mac, host
+    def __init__(self, ns, ifname, vlan, mac, host, port):
+        self.ns, self.ifname, self.vlan, self.mac, self.host, self.port = ns, ifname, vlan, mac, host, port
         self.gua = f"{subnet(vlan)}1{host:02x}"
         self.reserved = f"{subnet(vlan)}a{host:02x}"
-        self.capture = capture
+        self.capture = None
         self.xids = set()
         self.name = f"{ns.role}/{ifname}"
 
@@ -205,43 +217,64 @@ class Kea:
             raise RuntimeError("kea could not open a socket:\n" + self.proc.log()[-2000:])
 
 
+def netns(lab, role):
+    """lab.netns(role) in two commands instead of six: every program start is slow under TCG
+    emulation. The same namespace: lo up, DAD and router solicitations off, removed by the lab."""
+    name = f"{lab.prefix}-{os.getpid()}-{lab.tag}-{role}"
+    lib.run([lib.IP, "netns", "add", name])
+    ns = lib.Netns(lab, name, role)
+    lab._ns.append(ns)
+    keys = [f"net.ipv6.conf.{scope}.{key}=0" for scope in ("all", "default")
+            for key in ("accept_dad", "router_solicitations")]
+    ns.exec("sh", "-c", f"{lib.IP} link set lo up && sysctl -q -w {' '.join(keys)}")
+    return ns
+
+
 def mac_of(vlan, host):
     return f"02:00:00:00:{vlan:02d}:{host:02x}"
 
 
 class Topology:
-    def __init__(self, lab, binary):
+    """snoop: None (the bridge alone), "port-vlan" (regrelay snoop with every port's VLANs given
+    by --port-vlan) or "bridge" (regrelay snoop --bridge br0: ports and VLANs from netlink)."""
+
+    def __init__(self, lab, binary, snoop=None):
         self.lab = lab
-        self.sw, self.rtr, self.srv = lab.netns("sw"), lab.netns("rtr"), lab.netns("srv")
+        self.sw, self.rtr, self.srv = netns(lab, "sw"), netns(lab, "rtr"), netns(lab, "srv")
         self.sw.ip("link", "add", "br0", "type", "bridge", "vlan_filtering", "1", "vlan_default_pvid", "0",
                    "mcast_snooping", "0")
         self.clients = []
+        vlan_cmds = []  # the bridge's VLAN table, set in one `bridge -batch`
         for port, vlan in ACCESS.items():
             host = int(port[1:])
-            ns = lab.netns("c" + port[1:])
+            ns = netns(lab, "c" + port[1:])
             lab.veth(ns, self.sw, a_name="eth0", b_name=port, mac_a=mac_of(vlan, host))
             self.sw.ip("link", "set", port, "master", "br0")
-            self.sw.exec("bridge", "vlan", "add", "dev", port, "vid", str(vlan), "pvid", "untagged")
-            self.clients.append(Client(ns, "eth0", vlan, mac_of(vlan, host), host))
+            vlan_cmds.append(f"vlan add dev {port} vid {vlan} pvid untagged")
+            self.clients.append(Client(ns, "eth0", vlan, mac_of(vlan, host), host, port))
         # The trunk client: one VLAN interface per VLAN on its eth0 (bridge port t1, tagged).
-        self.ct = lab.netns("ct")
+        self.ct = netns(lab, "ct")
         lab.veth(self.ct, self.sw, a_name="eth0", b_name="t1")
         self.sw.ip("link", "set", "t1", "master", "br0")
         for vlan in VLANS:
-            self.sw.exec("bridge", "vlan", "add", "dev", "t1", "vid", str(vlan))
+            vlan_cmds.append(f"vlan add dev t1 vid {vlan}")
             name = f"eth0.{vlan}"
             self.ct.ip("link", "add", "link", "eth0", "name", name, "address", mac_of(vlan, 0x77),
                        "type", "vlan", "id", str(vlan))
             self.ct.ip("link", "set", name, "up")
-            self.clients.append(Client(self.ct, name, vlan, mac_of(vlan, 0x77), 0x77))
+            self.clients.append(Client(self.ct, name, vlan, mac_of(vlan, 0x77), 0x77, "t1"))
         # The uplink: a trunk to the router, whose VLAN sub-interfaces are the relay's client side.
         lab.veth(self.sw, self.rtr, a_name="uplink", b_name="trunk")
         self.sw.ip("link", "set", "uplink", "master", "br0")
         for vlan in VLANS:
-            self.sw.exec("bridge", "vlan", "add", "dev", "uplink", "vid", str(vlan))
+            vlan_cmds.append(f"vlan add dev uplink vid {vlan}")
             self.rtr.ip("link", "add", "link", "trunk", "name", f"up.{vlan}", "type", "vlan", "id", str(vlan))
             self.rtr.ip("link", "set", f"up.{vlan}", "up")
             self.rtr.add_addr(f"up.{vlan}", f"{subnet(vlan)}1/64")
+        batch = lab.path("bridge-vlans.batch")
+        with open(batch, "w") as f:
+            f.write("\n".join(vlan_cmds) + "\n")
+        self.sw.exec("bridge", "-batch", batch)
         self.sw.ip("link", "set", "br0", "up")
         r_up, s_if = lab.veth(self.rtr, self.srv, a_name="wan", b_name="eth0")
         self.rtr.add_addr(r_up, ROUTER_UP + "/64")
@@ -257,6 +290,21 @@ class Topology:
             if c.ns is not self.ct:
                 c.capture = Capture(c.ns, c.ifname)
         self.trunk_capture = Capture(self.ct, "eth0")
+        self.router_capture = Capture(self.rtr, "trunk")
+        self.snoop = None
+        if snoop:
+            argv = [binary, "snoop", "--uplink", "uplink", "--install-filters", "--log-level", "debug"]
+            if snoop == "bridge":
+                argv += ["--bridge", "br0"]
+            else:
+                for port, vlan in ACCESS.items():
+                    argv += ["--client-port", port, "--port-vlan", f"{port}={vlan}"]
+                vids = ",".join(str(v) for v in VLANS)
+                argv += ["--client-port", "t1", "--port-vlan", f"t1={vids}", "--port-vlan", f"uplink={vids}"]
+            self.snoop = self.sw.spawn(argv, name="snoop")
+            for port in [*ACCESS, "t1", "uplink"]:
+                self.snoop.wait_log(r"snooping \w+ port " + re.escape(port) + r"\b", timeout=30)
+            self.snoop.wait_log(r"installed nftables table bridge", timeout=30)
         self.kea = Kea(lab, self.srv, s_if, self.clients)
         argv = [binary, "relay", "--server", SERVER, "--log-level", "debug"]
         for vlan in VLANS:
@@ -267,8 +315,25 @@ class Topology:
 
 
 def group_relay(c, lab, binary):
+    exchanges(c, lab, binary, None)
+
+
+def group_snoop(c, lab, binary):
+    exchanges(c, lab, binary, "port-vlan")
+
+
+def group_snoop_bridge(c, lab, binary):
+    exchanges(c, lab, binary, "bridge")
+
+
+def snoop_has(binary, option):
+    r = lib.run([binary, "snoop", "--help"], check=False)
+    return option in r.stdout + r.stderr
+
+
+def exchanges(c, lab, binary, snoop):
     t0 = time.monotonic()
-    t = Topology(lab, binary)
+    t = Topology(lab, binary, snoop)
     print(f"measure: topology, Kea and relay up in {time.monotonic() - t0:.1f} s", flush=True)
     t0 = time.monotonic()
     print(f"bridge VLAN table:\n{t.sw.exec('bridge', 'vlan', 'show').stdout}", flush=True)
@@ -283,9 +348,14 @@ def group_relay(c, lab, binary):
                                                       f"for its MAC in VLAN {cl.vlan}'s subnet")
         xid += 1
         cl.addr_reg_inform(xid)
-        c.check(log_has(t.relay, rf"ADDR-REG-INFORM address {re.escape(cl.gua)} mac {cl.mac} duid \S+ interface "
-                                 rf"up\.{cl.vlan}\b", timeout=5),
-                f"{cl.name}: its ADDR-REG-INFORM is relayed from up.{cl.vlan}")
+        if t.snoop is None:
+            c.check(log_has(t.relay, rf"ADDR-REG-INFORM address {re.escape(cl.gua)} mac {cl.mac} duid \S+ interface "
+                                     rf"up\.{cl.vlan}\b", timeout=5),
+                    f"{cl.name}: its ADDR-REG-INFORM is relayed from up.{cl.vlan}")
+        else:
+            c.check(log_has(t.snoop, rf"ADDR-REG-INFORM address {re.escape(cl.gua)} mac {cl.mac} duid \S+ port "
+                                     rf"{cl.port}\b", timeout=5),
+                    f"{cl.name}: snoop relays its ADDR-REG-INFORM from port {cl.port}")
     print(f"measure: {len(t.clients)} clients' exchanges in {time.monotonic() - t0:.1f} s", flush=True)
     time.sleep(0.5)
     log = t.relay.log()
@@ -327,6 +397,9 @@ def group_relay(c, lab, binary):
         c.check(any(f["dport"] == 546 for f in tagged), f"trunk client: replies tagged {vlan}")
         c.eq(foreign(tagged, vlan, me), [], f"trunk client, tag {vlan}: only VLAN {vlan}'s messages and replies")
 
+    if snoop:
+        ldra_checks(c, t)
+        return
     # Control: without VLAN filtering the same bridge leaks a VLAN 10 client's Solicit to VLAN 20.
     t.sw.ip("link", "set", "br0", "type", "bridge", "vlan_filtering", "0")
     c1 = t.clients[0]
@@ -339,7 +412,51 @@ def group_relay(c, lab, binary):
     c.check(leaked, f"control: with vlan_filtering 0 a Solicit of {c1.name} (VLAN 10) reaches {c3.name} (VLAN 20)")
 
 
-GROUPS = {"relay": group_relay}
+def ldra_checks(c, t):
+    """What regrelay snoop added: every client message reached the router once, as the LDRA's
+    Relay-forward tagged with the client's VLAN, Interface-ID "{port}.{vlan}" (the default
+    format in a VLAN) and option 79 = its MAC; no client message was bridged natively; each
+    client saw no other client's message (the filters keep client multicast off the bridge)."""
+    frames = t.router_capture.drain()
+    ifids = {}
+    for cl in t.clients:
+        want_ifid = f"{cl.port}.{cl.vlan}".encode()
+        fwd, native = [], []
+        for f in frames:
+            if f["dport"] != 547 or not f["payload"]:
+                continue
+            if f["type"] == lib.RELAY_FORW:
+                try:
+                    r = lib.parse_relay(f["payload"])
+                except ValueError:
+                    continue
+                inner = find_opts(r["options"], lib.OPT_RELAY_MSG)
+                if inner and len(inner[0]) >= 4 and int.from_bytes(inner[0][1:4], "big") in cl.xids:
+                    fwd.append((f, r))
+            elif f["xid"] in cl.xids:
+                native.append(f)
+        c.eq(native, [], f"{cl.name}: none of its messages reached the router natively (unrelayed)")
+        if not c.check(len(fwd) >= len(cl.xids), f"{cl.name}: each of its {len(cl.xids)} messages reached the "
+                                                  f"router as a Relay-forward", f"{len(fwd)} seen"):
+            continue
+        c.eq(sorted({f["vlan"] for f, _ in fwd}), [cl.vlan], f"{cl.name}: its Relay-forwards are tagged {cl.vlan} "
+                                                             f"on the trunk")
+        got = {bytes(v) for _, r in fwd for v in find_opts(r["options"], lib.OPT_INTERFACE_ID)}
+        c.eq(got, {want_ifid}, f"{cl.name}: Interface-ID {want_ifid.decode()!r}")
+        macs = {bytes(v) for _, r in fwd for v in find_opts(r["options"], lib.OPT_CLIENT_LINKLAYER)}
+        c.eq(macs, {b"\x00\x01" + bytes.fromhex(cl.mac.replace(":", ""))}, f"{cl.name}: option 79 = its MAC")
+        ifids[cl.name] = got
+    c.eq(len({i for v in ifids.values() for i in v}), len(t.clients),
+         "the Interface-ID differs per port and per VLAN on the trunk")
+    for cl in t.clients:
+        if cl.capture is None:
+            continue
+        others = [f for f in cl.capture.frames if f["dport"] == 547 and f["src"] not in cl.addresses()]
+        c.eq(others, [], f"{cl.name}: no other client's message reached it (not even from its own VLAN)")
+    c.eq(t.snoop.stop(), 0, "snoop: SIGTERM, exit status 0")
+
+
+GROUPS = {"relay": group_relay, "snoop": group_snoop, "snoop-bridge": group_snoop_bridge}
 LIMIT = 200  # seconds; under TCG emulation a run takes about a minute
 
 
@@ -356,11 +473,28 @@ def vlan_filtering_supported():
 
 
 def main():
+    if len(sys.argv) == 3 and "," in sys.argv[2]:
+        # Several groups in one VM boot: each in its own process, the worst status wins.
+        worst = 0
+        for g in sys.argv[2].split(","):
+            print(f"=== group {g}", flush=True)
+            rc = subprocess.run([sys.executable, sys.argv[0], sys.argv[1], g]).returncode
+            print(f"=== group {g}: exit {rc}", flush=True)
+            worst = rc if worst in (0, lib.SKIP) and rc != 0 else worst
+        return worst
+    if len(sys.argv) != 3 or sys.argv[2] not in GROUPS:
+        return lib.run_groups("rrvm", GROUPS, LIMIT)  # the usage message, exit 2
     if os.geteuid() == 0 and not vlan_filtering_supported():
         print("SKIP: this kernel has no VLAN-filtering bridge (run it in the VM: tests/vm/run_vm.py)", flush=True)
         return lib.SKIP
+    if len(sys.argv) == 3 and sys.argv[2].startswith("snoop"):
+        option = "--bridge" if sys.argv[2] == "snoop-bridge" else "--port-vlan"
+        if not snoop_has(sys.argv[1], option):
+            print(f"SKIP: this regrelay snoop has no {option}", flush=True)
+            return lib.SKIP
     return lib.run_groups("rrvm", GROUPS, LIMIT, log_chars=6000, timed=True,
-                          needs=lambda g: [(KEA, "kea-dhcp6-server"), ("bridge", "iproute2")])
+                          needs=lambda g: [(KEA, "kea-dhcp6-server"), ("bridge", "iproute2"),
+                                           *([("nft", "nftables")] if g.startswith("snoop") else [])])
 
 
 if __name__ == "__main__":
