@@ -111,7 +111,10 @@ void Engine::forward(int port, const frame::Frame& f, Actions& out) {
             case Rewrap::kHopLimit: return drop(port, Drop::kHopLimit, out);
             case Rewrap::kOk: break;
         }
-        if (f.src.is_routable_unicast()) link = Ip6Addr{};
+        // §19.1.2 sets link-address 0 when the source is global: a level below names the link.
+        // When none does (an LDRA's Relay-forward, link-address ::, sent from a registering
+        // host's global address), the server would have no link: keep our own link-address.
+        if (f.src.is_routable_unicast() && names_link(msg)) link = Ip6Addr{};
     } else {
         // RFC 8415 §19.1.1 and RFC 7283: any other client message, known type or not.
         out.xid = xid_of(msg);

@@ -33,4 +33,17 @@ Rewrap check_rewrap(Bytes msg, uint8_t& next_hop) {
     return Rewrap::kOk;
 }
 
+bool names_link(Bytes msg) {
+    for (unsigned depth = 0; depth <= kHopCountLimit; ++depth) {
+        if (msg.empty() || msg[0] != msg::kRelayForw) return false;
+        auto level = decode_relay(msg);
+        if (!level) return false;
+        if (level->link_address.is_routable_unicast()) return true;
+        const Option* inner = level->relay_msg();
+        if (!inner) return false;
+        msg = inner->data;
+    }
+    return false;
+}
+
 }  // namespace regrelay::relay

@@ -36,6 +36,14 @@ bool build_relay_forward(const RelayForward& rf, Bytes inner, std::vector<uint8_
 enum class Rewrap { kOk, kMalformed, kHopLimit };
 Rewrap check_rewrap(Bytes relay_forw, uint8_t& next_hop);
 
+// Does the Relay-forward `relay_forw` (received from another relay agent) name the client's
+// link? It does when its own link-address, or that of a Relay-forward nested in its option 9
+// (down to kHopCountLimit levels), is routable: not ::, link-local, loopback or multicast. An
+// LDRA's level (RFC 6221: link-address ::) names none; an Interface-ID alone does not count.
+// A level that does not decode ends the walk. The relay around it uses this to choose between
+// RFC 8415 §19.1.2's link-address 0 and its own link-address (engine.cpp, docs/relay.md).
+bool names_link(Bytes relay_forw);
+
 // The transaction id of a client/server message (bytes 1-3); 0 for relay messages or short input.
 inline uint32_t xid_of(Bytes msg) {
     if (msg.size() < dhcp6::kClientHeaderLen || dhcp6::is_relay_type(msg[0])) return 0;

@@ -206,14 +206,45 @@ def routable(addr):
     return not (a.is_unspecified or a.is_loopback or a.is_link_local or a.is_multicast)
 
 
+def names_link(msg, levels=9):
+    """Does a Relay-forward level, or one nested in its option 9 (down to 9 levels: the
+    hop-count limit), carry a routable link-address? (docs/relay.md: an LDRA's :: does not.)"""
+    for _ in range(levels):
+        if len(msg) < 34 or msg[0] != 12:
+            return False
+        if routable(bytes(msg[2:18])):
+            return True
+        inner, i = None, 34
+        while i + 4 <= len(msg):
+            code, length = struct.unpack_from("!HH", msg, i)
+            if i + 4 + length > len(msg):
+                return False
+            if code == 9:
+                inner = msg[i + 4:i + 4 + length]
+                break
+            i += 4 + length
+        if inner is None:
+            return False
+        msg = inner
+    return False
+
+
+def forward_link(inp, cfg):
+    """The link-address of the Relay-forward for a client frame: the port's (or ::), except
+    :: for a Relay-forward from a global/ULA source when a level below names the link
+    (RFC 8415 §19.1.2, and docs/relay.md for an LDRA's level below)."""
+    msg = inp.payload
+    if msg[0] == 12 and routable(inp.src) and names_link(msg):
+        return "::"
+    return cfg["link"] or "::"
+
+
 def expected_forward(inp, cfg):
     """The Relay-forward for a client frame (RFC 8415 §19.1.1/§19.1.2, RFC 6939, RFC 4649)."""
     msg = inp.payload
-    link = a6(cfg["link"] or "::")
+    link = a6(forward_link(inp, cfg))
     if msg[0] == 12:  # from a relay agent
         hop = msg[1] + 1
-        if routable(inp.src):
-            link = a6("::")
         lladdr = False
     else:
         hop = 0
@@ -424,7 +455,7 @@ def check_variant(binary, src_dir, name, variant, regenerate, scapy, have_tshark
             from_relay = msg[0] == 12
             F.eq(f.get("dhcpv6.msgtype"), "12", what + ": message type")
             F.eq(f.get("dhcpv6.hopcount"), str(msg[1] + 1 if from_relay else 0), what + ": hop-count")
-            link = "::" if not cfg["link"] or (from_relay and routable(s6(inp.src))) else cfg["link"]
+            link = forward_link(inp, cfg)
             F.eq(f.get("dhcpv6.linkaddr"), link, what + ": link-address")
             F.eq(f.get("dhcpv6.peeraddr"), s6(inp.src), what + ": peer-address = the input's IPv6 source")
             opts = f.get("options", [])

@@ -443,6 +443,120 @@ TEST_F(RelayEngineTest, RelayForwardFromGlobalOrUlaRelay) {
     }
 }
 
+// An LDRA's Relay-forward (RFC 6221: hop 0, link-address ::, Interface-ID = the switch port)
+// of a registration: the host sends ADDR-REG-INFORM from its global address, and the LDRA keeps
+// that source. No level below names the link, so we put our own link-address there instead of
+// §19.1.2's 0 (a server such as Kea would otherwise find no subnet).
+V ldra_forward(const char* peer = kClientGua, const V& inner = kAddrRegInform) {
+    return cat({relay_hdr(12, 0, "::", peer), opt(18, str("port1")), opt(79, lladdr_body(kClientMac)),
+                opt(9, inner)});
+}
+
+TEST_F(RelayEngineTest, LdraFromGlobalSourceGetsOurLinkAddress) {
+    for (const char* src : {kClientGua, "fd00:1234::100"}) {
+        Engine e(base_config());
+        const V in = ldra_forward(src);
+        FrameOpts fo;
+        fo.src = src;
+        e.on_client_frame(0, eth_frame(in, fo), frame::kLinkEthernet, a);
+        ASSERT_EQ(a.drop, Drop::kNone) << src;
+        // hop 1, link-address = eth1's 2001:db8:1::1, peer = the source; no Interface-ID (the
+        // link-address names eth1 for the reply), no option 79 of ours, the LDRA's level verbatim.
+        EXPECT_EQ(to_hex(a.payload), to_hex(cat({hx("0c 01"), ab(kLink1), ab(src), opt(9, in)}))) << src;
+        EXPECT_EQ(e.counters(0).forwarded, 1u);
+    }
+    // A configured interface-id and --interface-id change nothing but add option 18.
+    Config c = base_config();
+    c.always_interface_id = true;
+    Engine e(c);
+    const V in = ldra_forward(kClientGua, kSolicit);
+    FrameOpts fo;
+    fo.src = kClientGua;
+    e.on_client_frame(2, eth_frame(in, fo), frame::kLinkEthernet, a);
+    ASSERT_EQ(a.drop, Drop::kNone);
+    EXPECT_EQ(to_hex(a.payload),
+              to_hex(cat({hx("0c 01"), ab(kLink3), ab(kClientGua), opt(18, str("port-3")), opt(9, in)})));
+}
+
+TEST_F(RelayEngineTest, LdraFromGlobalSourceOnPortWithoutLinkAddress) {
+    // Nothing to name the link with: link-address :: and our Interface-ID, as before.
+    Engine e(base_config());
+    const V in = ldra_forward();
+    FrameOpts fo;
+    fo.src = kClientGua;
+    e.on_client_frame(1, eth_frame(in, fo), frame::kLinkEthernet, a);
+    ASSERT_EQ(a.drop, Drop::kNone);
+    EXPECT_EQ(to_hex(a.payload),
+              to_hex(cat({hx("0c 01"), V(16, 0), ab(kClientGua), opt(18, str("eth2")), opt(9, in)})));
+}
+
+TEST_F(RelayEngineTest, GlobalSourceKeepsLinkAddressZeroWhenADeeperLevelNamesTheLink) {
+    // LDRA (link ::) → an L3 relay naming the link (2001:db8:5::1) → a relay with link :: (it
+    // got the message from a global source) → us, from a global source: the link is named two
+    // levels down, so RFC 8415 §19.1.2's 0 stands.
+    const V ldra = ldra_forward(kClientGua, kSolicit);
+    const V l3 = cat({relay_hdr(12, 1, "2001:db8:5::1", "2001:db8:5::100"), opt(9, ldra)});
+    const V mid = cat({relay_hdr(12, 2, "::", "2001:db8:5::2"), opt(18, str("xe-1")), opt(9, l3)});
+    Engine e(base_config());
+    FrameOpts fo;
+    fo.src = "2001:db8:6::1";
+    e.on_client_frame(0, eth_frame(mid, fo), frame::kLinkEthernet, a);
+    ASSERT_EQ(a.drop, Drop::kNone);
+    EXPECT_EQ(to_hex(a.payload),
+              to_hex(cat({hx("0c 03"), V(16, 0), ab("2001:db8:6::1"), opt(18, str("eth1")), opt(9, mid)})));
+    // The same chain without the naming level: nothing below names the link, ours is used.
+    const V mid2 = cat({relay_hdr(12, 1, "::", "2001:db8:5::2"), opt(18, str("xe-1")), opt(9, ldra)});
+    e.on_client_frame(0, eth_frame(mid2, fo), frame::kLinkEthernet, a);
+    ASSERT_EQ(a.drop, Drop::kNone);
+    EXPECT_EQ(to_hex(a.payload), to_hex(cat({hx("0c 02"), ab(kLink1), ab("2001:db8:6::1"), opt(9, mid2)})));
+}
+
+TEST_F(RelayEngineTest, NamesLinkOnlyByARoutableLinkAddress) {
+    using relay::names_link;
+    const V solicit_ldra = ldra_forward(kClientGua, kSolicit);
+    EXPECT_FALSE(names_link(solicit_ldra));                                        // an LDRA: ::
+    EXPECT_TRUE(names_link(inner_forward(0)));                                     // 2001:db8:1::1
+    EXPECT_TRUE(names_link(inner_forward(0, "fd00:1::1")));                        // a ULA
+    for (const char* bad : {"fe80::1", "ff02::1:2", "::1"})                        // none names a link
+        EXPECT_FALSE(names_link(inner_forward(0, bad))) << bad;
+    // Nested: found at any depth, down to the hop-count limit.
+    V chain = inner_forward(0);  // names the link
+    for (int i = 0; i < 8; ++i) chain = cat({relay_hdr(12, uint8_t(i + 1), "::", kClientGua), opt(9, chain)});
+    EXPECT_TRUE(names_link(chain));  // 9 levels: the named one is the 9th, kHopCountLimit + 1
+    chain = cat({relay_hdr(12, 9, "::", kClientGua), opt(9, chain)});
+    EXPECT_FALSE(names_link(chain));  // a 10th level: the walk stops before the named one
+    // A level that does not decode, or has no option 9, ends the walk.
+    EXPECT_FALSE(names_link(cat({relay_hdr(12, 1, "::", kClientGua), opt(9, V(solicit_ldra.begin(),
+                                                                               solicit_ldra.begin() + 20))})));
+    EXPECT_FALSE(names_link(cat({relay_hdr(12, 1, "::", kClientGua),
+                                 opt(9, cat({relay_hdr(12, 0, kLink1, kClientGua), hx("0009 ffff")}))})));
+    EXPECT_FALSE(names_link(relay_hdr(12, 0, "::", kClientGua)));
+    EXPECT_FALSE(names_link(V{}));
+    EXPECT_FALSE(names_link(kSolicit));
+}
+
+TEST_F(RelayEngineTest, LdraRegistrationRoundTrip) {
+    // The Relay-forward names eth1 by link-address only; the server's Relay-reply echoes it, and
+    // the LDRA's Relay-reply inside goes back to the registered address on eth1, port 547.
+    Engine e(base_config());
+    const V in = ldra_forward();
+    FrameOpts fo;
+    fo.src = kClientGua;
+    e.on_client_frame(0, eth_frame(in, fo), frame::kLinkEthernet, a);
+    ASSERT_EQ(a.drop, Drop::kNone);
+    ASSERT_EQ(to_hex(fwd().link), to_hex(ab(kLink1)));
+    const V reply37 = client_msg(37, 0x3a1b2c, opt(2, hx("0001 0001 2f5a3c00 020000cc0001")));
+    const V ldra_reply = cat({relay_hdr(13, 0, "::", kClientGua), opt(18, str("port1")), opt(9, reply37)});
+    const V rr = cat({relay_hdr(13, 1, kLink1, kClientGua), opt(9, ldra_reply)});
+    e.on_server_datagram(A(kServer1), 547, rr, a);
+    ASSERT_EQ(a.drop, Drop::kNone) << relay::drop_name(a.drop);
+    EXPECT_EQ(to_hex(a.payload), to_hex(ldra_reply));
+    ASSERT_EQ(a.sends.size(), 1u);
+    EXPECT_EQ(a.sends[0].port, 0);
+    EXPECT_EQ(a.sends[0].dst, A(kClientGua));
+    EXPECT_EQ(a.sends[0].dport, 547);
+}
+
 TEST_F(RelayEngineTest, RelayForwardRemoteIdAndAlwaysInterfaceId) {
     Config c = base_config();
     c.always_interface_id = true;
