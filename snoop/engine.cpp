@@ -1,6 +1,7 @@
 #include "snoop/engine.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "relay/relay_msg.h"
 
@@ -40,19 +41,230 @@ std::string_view drop_name(Drop d) {
         case Drop::kUplinkNotRelayReply: return "uplink-not-relay-reply";
         case Drop::kRateLimitPort: return "rate-limit-port";
         case Drop::kRateLimitMac: return "rate-limit-mac";
+        case Drop::kVlanNotMember: return "vlan-not-member";
+        case Drop::kDoubleTagged: return "double-tagged";
+        case Drop::kVlanNotOnUplink: return "vlan-not-on-uplink";
+        case Drop::kReplyVlanMismatch: return "reply-vlan-mismatch";
         case Drop::kCount_: break;
     }
     return "unknown";
 }
 
+bool PortVlans::carries_tagged(uint16_t vlan) const { return std::binary_search(tagged.begin(), tagged.end(), vlan); }
+
+std::optional<PortVlans> parse_port_vlans(std::string_view spec, std::string& err) {
+    PortVlans v;
+    if (spec == "none") return v;
+    if (spec.empty()) {
+        err = "no VLAN named (e.g. 10, 10,20,30 or 10u,20t; none for no VLANs)";
+        return std::nullopt;
+    }
+    const bool single = spec.find(',') == std::string_view::npos;
+    auto number = [&](std::string_view t, uint16_t& out) {
+        unsigned n = 0;
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+        if (ec != std::errc() || end != t.data() + t.size() || t.empty() || n < 1 || n > 4094) {
+            err = "'" + std::string(t) + "': not a VLAN ID (1-4094)";
+            return false;
+        }
+        out = uint16_t(n);
+        return true;
+    };
+    while (!spec.empty()) {
+        const size_t comma = spec.find(',');
+        std::string_view item = spec.substr(0, comma);
+        spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+        if (comma != std::string_view::npos && spec.empty()) {
+            err = "a trailing comma";
+            return std::nullopt;
+        }
+        char mark = 0;
+        if (!item.empty() && (item.back() == 'u' || item.back() == 't')) {
+            mark = item.back();
+            item.remove_suffix(1);
+        }
+        const size_t dash = item.find('-');
+        uint16_t lo = 0, hi = 0;
+        if (!number(item.substr(0, dash), lo)) return std::nullopt;
+        hi = lo;
+        if (dash != std::string_view::npos && !number(item.substr(dash + 1), hi)) return std::nullopt;
+        if (hi < lo) {
+            err = "'" + std::string(item) + "': an empty range";
+            return std::nullopt;
+        }
+        const bool untagged = mark == 'u' || (mark == 0 && single && dash == std::string_view::npos);
+        if (untagged) {
+            if (dash != std::string_view::npos) {
+                err = "'" + std::string(item) + "u': the PVID is one VLAN, not a range";
+                return std::nullopt;
+            }
+            if (v.pvid) {
+                err = "two untagged VLANs (PVIDs): " + std::to_string(v.pvid) + " and " + std::to_string(lo);
+                return std::nullopt;
+            }
+            v.pvid = lo;
+        } else {
+            for (unsigned id = lo; id <= hi; ++id) v.tagged.push_back(uint16_t(id));
+        }
+    }
+    std::sort(v.tagged.begin(), v.tagged.end());
+    v.tagged.erase(std::unique(v.tagged.begin(), v.tagged.end()), v.tagged.end());
+    if (v.pvid && v.carries_tagged(v.pvid)) {
+        err = "VLAN " + std::to_string(v.pvid) + " is both untagged (PVID) and tagged";
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::string port_vlans_text(const PortVlans& v) {
+    if (!v.any()) return "none";
+    std::string s;
+    if (v.pvid) s = std::to_string(v.pvid) + "u";
+    for (size_t i = 0; i < v.tagged.size();) {
+        size_t j = i;
+        while (j + 1 < v.tagged.size() && v.tagged[j + 1] == v.tagged[j] + 1) ++j;
+        if (!s.empty()) s += ',';
+        s += std::to_string(v.tagged[i]);
+        if (j > i) s += "-" + std::to_string(v.tagged[j]);
+        s += 't';
+        i = j + 1;
+    }
+    return s;
+}
+
+bool expand_interface_id(std::string_view tmpl, std::string_view port, uint16_t vlan, std::vector<uint8_t>& out,
+                         std::string& err) {
+    out.clear();
+    auto put = [&](std::string_view t) { out.insert(out.end(), t.begin(), t.end()); };
+    for (size_t i = 0; i < tmpl.size(); ++i) {
+        const char c = tmpl[i];
+        if (c == '}') {
+            if (i + 1 < tmpl.size() && tmpl[i + 1] == '}') {
+                out.push_back('}');
+                ++i;
+                continue;
+            }
+            err = "'" + std::string(tmpl) + "': a lone '}' (write }} for a brace)";
+            return false;
+        }
+        if (c != '{') {
+            out.push_back(uint8_t(c));
+            continue;
+        }
+        if (i + 1 < tmpl.size() && tmpl[i + 1] == '{') {
+            out.push_back('{');
+            ++i;
+            continue;
+        }
+        const size_t end = tmpl.find('}', i);
+        const std::string_view name = end == std::string_view::npos ? std::string_view() : tmpl.substr(i + 1, end - i - 1);
+        if (name == "port") put(port);
+        else if (name == "vlan") put(std::to_string(vlan));
+        else {
+            err = "'" + std::string(tmpl) + "': " +
+                  (end == std::string_view::npos ? std::string("an unclosed '{'")
+                                                 : "{" + std::string(name) + "} is not {port} or {vlan}");
+            return false;
+        }
+        i = end;
+    }
+    if (out.empty()) {
+        err = "'" + std::string(tmpl) + "': an empty Interface-ID";
+        return false;
+    }
+    return true;
+}
+
+namespace {
+
+std::string_view as_text(const std::vector<uint8_t>& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+// The Interface-ID template of (port, VLAN): the port's per-VLAN one, the port's, the
+// configuration's, or the default.
+std::string_view template_of(const Config& cfg, const Port& p, uint16_t vlan) {
+    for (const auto& [v, t] : p.vlan_interface_ids)
+        if (v == vlan) return as_text(t);
+    if (!p.interface_id.empty()) return as_text(p.interface_id);
+    if (!cfg.interface_id_format.empty()) return cfg.interface_id_format;
+    return p.vlans.any() ? kDefaultVlanInterfaceId : kDefaultInterfaceId;
+}
+
+// The VLANs a port takes frames in: 0 alone without VLANs.
+std::vector<uint16_t> vlans_of(const PortVlans& v) {
+    if (!v.any()) return {0};
+    std::vector<uint16_t> all = v.tagged;
+    if (v.pvid) all.insert(std::lower_bound(all.begin(), all.end(), v.pvid), v.pvid);
+    return all;
+}
+
+}  // namespace
+
+bool Engine::check(const Config& cfg, std::string& err) {
+    std::vector<std::pair<std::vector<uint8_t>, std::string>> seen;  // id, "port VLAN n"
+    for (const auto& p : cfg.ports) {
+        if (p.role == Role::kUplink) continue;
+        for (const auto& [v, t] : p.vlan_interface_ids)
+            if (!p.vlans.member(v)) {
+                err = "interface-id for " + p.name + " VLAN " + std::to_string(v) + ": " + p.name +
+                      " is not in VLAN " + std::to_string(v) + " (its VLANs: " + port_vlans_text(p.vlans) + ")";
+                return false;
+            }
+        std::vector<uint8_t> id;
+        for (uint16_t v : vlans_of(p.vlans)) {
+            if (!expand_interface_id(template_of(cfg, p, v), p.name, v, id, err)) {
+                err = "interface-id of " + p.name + ": " + err;
+                return false;
+            }
+            std::string who = p.name + (v ? " VLAN " + std::to_string(v) : "");
+            for (const auto& [other, name] : seen)
+                if (other == id) {
+                    err = "interface-id \"" + std::string(as_text(id)) + "\" is both " + name + "'s and " + who +
+                          "'s: replies could not be told apart";
+                    return false;
+                }
+            seen.emplace_back(id, std::move(who));
+        }
+    }
+    return true;
+}
+
 Engine::Engine(Config cfg)
     : cfg_(std::move(cfg)), counters_(cfg_.ports.size()), guard_(cfg_.limits, cfg_.ports.size()) {
+    ids_.resize(cfg_.ports.size());
     for (size_t i = 0; i < cfg_.ports.size(); ++i) {
         auto& p = cfg_.ports[i];
         port_names_.push_back(p.name);
-        if (p.interface_id.empty()) p.interface_id.assign(p.name.begin(), p.name.end());
-        if (p.role == Role::kUplink) uplink_ = int(i);
+        if (p.role == Role::kUplink) {
+            uplink_ = int(i);
+            continue;
+        }
+        for (uint16_t v : vlans_of(p.vlans)) {
+            VlanId vi{v, {}};
+            const std::string_view t = template_of(cfg_, p, v);
+            std::string err;
+            if (!expand_interface_id(t, p.name, v, vi.id, err)) vi.id.assign(t.begin(), t.end());
+            if (vi.id.empty()) vi.id.assign(p.name.begin(), p.name.end());
+            reverse_.push_back({vi.id, int(i), v});
+            ids_[i].push_back(std::move(vi));
+        }
+        // As before VLANs: a port without VLANs shows its Interface-ID in its Port.
+        if (!p.vlans.any() && p.vlan_interface_ids.empty()) p.interface_id = ids_[i].front().id;
     }
+    std::stable_sort(reverse_.begin(), reverse_.end(), [](const Reverse& a, const Reverse& b) { return a.id < b.id; });
+}
+
+const std::vector<uint8_t>* Engine::interface_id(int port, uint16_t vlan) const {
+    if (port < 0 || size_t(port) >= ids_.size()) return nullptr;
+    const auto& ids = ids_[size_t(port)];
+    auto it = std::lower_bound(ids.begin(), ids.end(), vlan, [](const VlanId& a, uint16_t v) { return a.vlan < v; });
+    return it != ids.end() && it->vlan == vlan ? &it->id : nullptr;
+}
+
+int Engine::uplink_tag(uint16_t vlan) const {
+    const PortVlans& u = cfg_.ports[size_t(uplink_)].vlans;
+    if (u.pvid == vlan) return 0;
+    if (!u.trunk()) return 0;  // not a trunk: the Relay-forwards of every VLAN go untagged
+    return u.carries_tagged(vlan) ? int(vlan) : -1;
 }
 
 void Engine::on_frame(int port, Bytes data, int linktype, Actions& out) {
@@ -82,6 +294,16 @@ void Engine::on_frame(int port, Bytes data, int linktype, Actions& out) {
     out.message = msg;
     out.xid = relay::xid_of(msg);
 
+    // The frame's VLAN on a port with VLANs: its tag (VLAN ID 0, priority-tagged, counts as
+    // untagged), else the PVID. Without VLANs, tags are carried through as they are.
+    uint16_t vlan = 0;
+    if (const PortVlans& pv = cfg_.ports[size_t(port)].vlans; pv.any()) {
+        if (f.n_vlans > 1) return drop(port, Drop::kDoubleTagged, out);
+        vlan = f.n_vlans && f.vlan_id(0) ? f.vlan_id(0) : pv.pvid;
+        if (!pv.member(vlan)) return drop(port, Drop::kVlanNotMember, out);
+        out.vlan = vlan;
+    }
+
     const Role role = cfg_.ports[size_t(port)].role;
     if (role == Role::kClient) {
         // DHCPv6 guard: a client port may only carry client messages toward servers.
@@ -91,7 +313,7 @@ void Engine::on_frame(int port, Bytes data, int linktype, Actions& out) {
         // RFC 6221 §6.1: the LDRA takes what clients send to All_DHCP_Relay_Agents_and_Servers;
         // a unicast to a server (RFC 8415 §18.4 Server Unicast) is bridged as it is.
         if (f.dst != kAllDhcpRelayAgentsAndServers) return drop(port, Drop::kNotIntercepted, out);
-        return relay_up(port, f, false, out);
+        return relay_up(port, f, false, vlan, out);
     }
     // Trusted ports.
     if (type == msg::kRelayRepl && f.dport == kPortServer) return relay_down(port, f, out);
@@ -104,16 +326,21 @@ void Engine::on_frame(int port, Bytes data, int linktype, Actions& out) {
     if (role == Role::kUplink) return drop(port, Drop::kWrongDirection, out);
     // A trusted client-facing port: clients and downstream relays (an LDRA included) alike.
     if (f.dst != kAllDhcpRelayAgentsAndServers) return drop(port, Drop::kNotIntercepted, out);
-    relay_up(port, f, type == msg::kRelayForw, out);
+    relay_up(port, f, type == msg::kRelayForw, vlan, out);
 }
 
 std::vector<std::string> Engine::flood_report(uint64_t now_ns, bool flush) {
     return guard_.report(now_ns, port_names_, flush);
 }
 
-void Engine::relay_up(int port, const frame::Frame& f, bool from_relay, Actions& out) {
+void Engine::relay_up(int port, const frame::Frame& f, bool from_relay, uint16_t vlan, Actions& out) {
     // Flood limits (RFC 9686 §6) on the way up only: per client MAC, then per port. A
     // Relay-forward from a downstream relay carries that relay's MAC: per-port limit only.
+    const bool vlans = cfg_.ports[size_t(port)].vlans.any();
+    const int up_tag = vlans ? uplink_tag(vlan) : 0;
+    if (up_tag < 0) return drop(port, Drop::kVlanNotOnUplink, out);
+    const std::vector<uint8_t>* ifid = interface_id(port, vlan);
+    if (!ifid) return drop(port, Drop::kVlanNotMember, out);  // not reached: the VLAN was checked
     std::optional<std::array<uint8_t, 6>> mac;
     if (f.has_ethernet) mac = f.src_mac.b;
     switch (guard_.admit(size_t(port), mac, !from_relay, now_ns_)) {
@@ -132,21 +359,27 @@ void Engine::relay_up(int port, const frame::Frame& f, bool from_relay, Actions&
     }
     // RFC 6221 §6.1: link-address ::, peer-address the client's source, Interface-ID always.
     rf.peer_address = f.src;
-    rf.interface_id = cfg_.ports[size_t(port)].interface_id;
+    rf.interface_id = *ifid;
     if (!from_relay && cfg_.client_link_layer && f.has_ethernet) rf.client_mac = f.src_mac;
     out.hop_count = rf.hop_count;
     payload_.clear();
     if (!relay::build_relay_forward(rf, msg, payload_)) return drop(port, Drop::kTooBig, out);
 
     // Toward All_DHCP_Relay_Agents_and_Servers on the uplink, from the client's own addresses,
-    // in the client's VLAN(s).
+    // in the client's VLAN: tagged as the uplink carries it (the client's priority kept), or, on
+    // a port without VLANs, with the frame's own tags.
     frame::BuildSpec s;
     s.src_mac = f.src_mac;
     s.dst_mac = frame::multicast_mac(kAllDhcpRelayAgentsAndServers);
-    s.n_vlans = f.n_vlans;
-    for (size_t i = 0; i < f.n_vlans; ++i) {
-        s.vlan_tci[i] = f.vlan_tci[i];
-        s.vlan_tpid[i] = f.vlan_tpid[i];
+    if (vlans) {
+        s.n_vlans = up_tag ? 1 : 0;
+        s.vlan_tci[0] = uint16_t(up_tag | (f.n_vlans ? f.vlan_tci[0] & 0xe000 : 0));
+    } else {
+        s.n_vlans = f.n_vlans;
+        for (size_t i = 0; i < f.n_vlans; ++i) {
+            s.vlan_tci[i] = f.vlan_tci[i];
+            s.vlan_tpid[i] = f.vlan_tpid[i];
+        }
     }
     s.src = f.src;
     s.dst = kAllDhcpRelayAgentsAndServers;
@@ -174,16 +407,25 @@ void Engine::relay_down(int port, const frame::Frame& f, Actions& out) {
     if (rm->data.empty()) return drop(port, Drop::kMalformedRelay, out);
     const Option* ifid = find_option(rr->options, opt::kInterfaceId);
     if (!ifid) return drop(port, Drop::kNoInterfaceId, out);
+    auto it = std::lower_bound(reverse_.begin(), reverse_.end(), ifid->data, [](const Reverse& r, Bytes id) {
+        return std::lexicographical_compare(r.id.begin(), r.id.end(), id.begin(), id.end());
+    });
     int target = -1;
-    for (size_t i = 0; i < cfg_.ports.size(); ++i) {
-        const auto& p = cfg_.ports[i];
-        if (p.role != Role::kUplink && p.interface_id.size() == ifid->data.size() &&
-            std::equal(p.interface_id.begin(), p.interface_id.end(), ifid->data.begin())) {
-            target = int(i);
-            break;
-        }
+    uint16_t vlan = 0;
+    if (it != reverse_.end() && std::equal(it->id.begin(), it->id.end(), ifid->data.begin(), ifid->data.end())) {
+        target = it->port;
+        vlan = it->vlan;
     }
     if (target < 0) return drop(port, Drop::kUnknownInterface, out);
+    const PortVlans& tv = cfg_.ports[size_t(target)].vlans;
+    if (tv.any()) {
+        // Only in the VLAN the Interface-ID names: the reply must come in as the Relay-forward
+        // went out (the same tag on a trunk uplink, untagged otherwise).
+        const int tag = port == uplink_ ? uplink_tag(vlan) : -2;
+        const int got = f.n_vlans ? f.vlan_id(0) : 0;
+        if (tag != -2 && tag != got) return drop(port, Drop::kReplyVlanMismatch, out);
+        out.vlan = vlan;
+    }
     Bytes inner = rm->data;
     out.msg_type = inner[0];
     out.message = inner;
@@ -199,10 +441,16 @@ void Engine::relay_down(int port, const frame::Frame& f, Actions& out) {
     frame::BuildSpec s;
     s.src_mac = f.src_mac;
     s.dst_mac = f.dst_mac;
-    s.n_vlans = f.n_vlans;
-    for (size_t i = 0; i < f.n_vlans; ++i) {
-        s.vlan_tci[i] = f.vlan_tci[i];
-        s.vlan_tpid[i] = f.vlan_tpid[i];
+    if (tv.any()) {
+        // Untagged on the port's PVID, else tagged (a trunk), the reply's priority kept.
+        s.n_vlans = vlan == tv.pvid ? 0 : 1;
+        s.vlan_tci[0] = uint16_t(vlan | (f.n_vlans ? f.vlan_tci[0] & 0xe000 : 0));
+    } else {
+        s.n_vlans = f.n_vlans;
+        for (size_t i = 0; i < f.n_vlans; ++i) {
+            s.vlan_tci[i] = f.vlan_tci[i];
+            s.vlan_tpid[i] = f.vlan_tpid[i];
+        }
     }
     s.src = f.src;
     s.dst = rr->peer_address;

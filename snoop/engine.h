@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "capture/frame.h"
@@ -44,18 +45,60 @@ enum class Drop : uint8_t {
     kUplinkNotRelayReply,  // uplink: link-local source and destination, UDP 547, not a Relay-reply (RFC 6221 §6.2)
     kRateLimitPort,        // client-facing port: over the port's rate (Config::limits.per_port)
     kRateLimitMac,         // client-facing port: over the client MAC's rate (Config::limits.per_mac)
+    kVlanNotMember,        // a port with VLANs: tagged in a VLAN it is not a member of, or untagged without a PVID
+    kDoubleTagged,         // a port with VLANs: two 802.1Q tags (QinQ is not relayed there; docs/snoop.md "VLANs")
+    kVlanNotOnUplink,      // client-facing port: the frame's VLAN is neither tagged nor the PVID on a trunk uplink
+    kReplyVlanMismatch,    // uplink: a Relay-reply in another VLAN than the one its Interface-ID names
     kCount_
 };
 std::string_view drop_name(Drop d);
 
+// A port's 802.1Q membership, as `bridge vlan` has it: untagged (and priority-tagged) frames
+// belong to the PVID, a tagged frame to its VLAN ID. No VLANs (the default): the port is VLAN-
+// unaware, tags are carried through as they are (exactly as without VLAN support).
+struct PortVlans {
+    uint16_t pvid = 0;             // 1-4094: the access (untagged) VLAN; 0: untagged frames are not accepted
+    std::vector<uint16_t> tagged;  // VLANs carried tagged (a trunk): sorted, unique, never the PVID
+
+    bool any() const { return pvid != 0 || !tagged.empty(); }
+    bool trunk() const { return !tagged.empty(); }
+    bool carries_tagged(uint16_t vlan) const;
+    bool member(uint16_t vlan) const { return vlan != 0 && (vlan == pvid || carries_tagged(vlan)); }
+    bool operator==(const PortVlans&) const = default;
+};
+
+// `--port-vlan PORT=SPEC`'s SPEC: comma-separated VLAN IDs (1-4094) and ranges A-B. A lone ID
+// is an access port ("10": PVID 10, untagged); in a list every ID is tagged ("10,20,30", a
+// trunk) unless marked: "10u" is the PVID (untagged, at most one), "20t" tagged ("20t": a trunk
+// carrying VLAN 20 only; "10u,20-29": native VLAN 10 and 20-29 tagged). "none": no VLANs.
+std::optional<PortVlans> parse_port_vlans(std::string_view spec, std::string& err);
+// The same notation back ("10u,20t,30t" style: every ID marked), for logs; "none" without VLANs.
+std::string port_vlans_text(const PortVlans& v);
+
+// The Interface-ID (option 18) of a frame: a template where {port} is the port name, {vlan}
+// the frame's VLAN ID (0 on a port without VLANs) and {{ }} are literal braces.
+// Expands `tmpl`; false and `err` for another {name} or an unmatched brace.
+bool expand_interface_id(std::string_view tmpl, std::string_view port, uint16_t vlan, std::vector<uint8_t>& out,
+                         std::string& err);
+inline constexpr std::string_view kDefaultInterfaceId = "{port}";          // a port without VLANs
+inline constexpr std::string_view kDefaultVlanInterfaceId = "{port}.{vlan}";  // a frame in a VLAN
+
 struct Port {
     std::string name;
     Role role = Role::kClient;
-    std::vector<uint8_t> interface_id;  // option 18: the port name unless set
+    // This port's Interface-ID template (a fixed string such as a circuit-id "sw1/0/3" when it has
+    // no placeholder); empty: Config::interface_id_format.
+    std::vector<uint8_t> interface_id;
+    PortVlans vlans{};
+    // Per VLAN of this port: its Interface-ID template, over `interface_id` (e.g. 20 -> "sw1/0/7.20").
+    std::vector<std::pair<uint16_t, std::vector<uint8_t>>> vlan_interface_ids{};
 };
 
 struct Config {
     std::vector<Port> ports;
+    // The Interface-ID template of every port that sets none; empty: "{port}" on a port without
+    // VLANs (as before VLANs), "{port}.{vlan}" for a frame in a VLAN.
+    std::string interface_id_format;
     bool client_link_layer = true;   // option 79
     bool verify_udp_checksum = true; // off in live mode (offloaded checksums on veth/tap)
     limits::Config limits;           // flood limits on client-facing ports (RFC 9686 §6), as relay mode
@@ -77,6 +120,7 @@ struct Actions {
     uint8_t hop_count = 0;
     Bytes message;                // the relayed client or server message (view of the input)
     bool log_suppressed = false;  // the ADDR-REG-INFORM info line is over the port's log budget
+    uint16_t vlan = 0;            // the client's VLAN (arrival or delivery port with VLANs); 0: none
 
     void clear() {
         emit = false;
@@ -91,6 +135,7 @@ struct Actions {
         hop_count = 0;
         message = {};
         log_suppressed = false;
+        vlan = 0;
     }
 };
 
@@ -109,8 +154,15 @@ struct PortCounters {
 
 class Engine {
 public:
-    // The configuration must name exactly one uplink port.
+    // The configuration must name exactly one uplink port. Engine::check it first: a template the
+    // constructor cannot expand is used verbatim, and of two ports with one Interface-ID the
+    // first gets the replies.
     explicit Engine(Config cfg);
+    // What makes `cfg` unusable: a bad Interface-ID template, a per-VLAN Interface-ID for a VLAN
+    // the port is not in, or one Interface-ID for two (port, VLAN)s. True when there is none.
+    static bool check(const Config& cfg, std::string& err);
+    // The Interface-ID of (port, VLAN) (VLAN 0 on a port without VLANs); nullptr when it has none.
+    const std::vector<uint8_t>* interface_id(int port, uint16_t vlan) const;
 
     void on_frame(int port, Bytes frame, int linktype, Actions& out);
     // Monotonic nanoseconds, once per wake-up (flood limits only); see relay::Engine.
@@ -131,9 +183,23 @@ private:
         out.drop = d;
         ++counters_[size_t(port)].drops[size_t(d)];
     }
-    void relay_up(int port, const frame::Frame& f, bool from_relay, Actions& out);
+    void relay_up(int port, const frame::Frame& f, bool from_relay, uint16_t vlan, Actions& out);
     std::vector<uint8_t> payload_;  // scratch for the Relay-forward being built
     void relay_down(int port, const frame::Frame& f, Actions& out);
+    // How the uplink carries `vlan`: -1 not at all, 0 untagged, else tagged with that ID.
+    int uplink_tag(uint16_t vlan) const;
+
+    struct VlanId {  // one (port, VLAN)'s Interface-ID
+        uint16_t vlan;
+        std::vector<uint8_t> id;
+    };
+    struct Reverse {  // Interface-ID -> (port, VLAN), sorted by id
+        std::vector<uint8_t> id;
+        int port;
+        uint16_t vlan;
+    };
+    std::vector<std::vector<VlanId>> ids_;  // per port, sorted by VLAN; the uplink has none
+    std::vector<Reverse> reverse_;
 
     Config cfg_;
     int uplink_ = -1;

@@ -800,6 +800,10 @@ TEST(SnoopEngine, DropNames) {
         {Drop::kUplinkNotRelayReply, "uplink-not-relay-reply"},
         {Drop::kRateLimitPort, "rate-limit-port"},
         {Drop::kRateLimitMac, "rate-limit-mac"},
+        {Drop::kVlanNotMember, "vlan-not-member"},
+        {Drop::kDoubleTagged, "double-tagged"},
+        {Drop::kVlanNotOnUplink, "vlan-not-on-uplink"},
+        {Drop::kReplyVlanMismatch, "reply-vlan-mismatch"},
     };
     EXPECT_EQ(std::size(names), size_t(Drop::kCount_));
     for (const auto& [d, n] : names) EXPECT_EQ(snoop::drop_name(d), n);
@@ -1090,3 +1094,279 @@ TEST(SnoopEngine, FloodLimitsInfoLineBudget) {
 }
 
 }  // namespace
+
+// ---- VLANs (docs/snoop.md "VLANs") -----------------------------------------------------------
+
+namespace vl {
+
+using regrelay::snoop::PortVlans;
+
+// Ports: 0 "a1" access VLAN 10, 1 "a2" access VLAN 20, 2 "up" uplink trunk 10,20,30 tagged,
+// 3 "tk" client trunk 20,30 tagged, 4 "c0" client without VLANs.
+constexpr int kA1 = 0, kA2 = 1, kUpl = 2, kTk = 3, kC0 = 4;
+
+PortVlans pv(uint16_t pvid, std::vector<uint16_t> tagged = {}) {
+    PortVlans v;
+    v.pvid = pvid;
+    v.tagged = std::move(tagged);
+    return v;
+}
+
+Config vlan_config() {
+    Config c;
+    c.ports = {Port{"a1", Role::kClient, {}, pv(10), {}}, Port{"a2", Role::kClient, {}, pv(20), {}},
+               Port{"up", Role::kUplink, {}, pv(0, {10, 20, 30}), {}}, Port{"tk", Role::kClient, {}, pv(0, {20, 30}), {}},
+               Port{"c0", Role::kClient, {}, {}, {}}};
+    c.verify_udp_checksum = true;
+    return c;
+}
+
+FrameSpec tagged(uint16_t tci, FrameSpec s = {}) {
+    s.tags = {{0x8100, tci}};
+    return s;
+}
+
+// The Relay-forward expected for `in` on the uplink: `in` with the tags the uplink carries.
+ParsedRelay expect_up(Engine& e, int port, const FrameSpec& in, std::vector<Tag> up_tags, const std::string& ifid) {
+    const V sol = solicit();
+    Result r = run(e, port, make_frame(sol, in));
+    EXPECT_EQ(r.out_port, kUpl);
+    FrameSpec want = in;
+    want.tags = std::move(up_tags);
+    return expect_relay_forward(r, sol, want, 0, ifid, true);
+}
+
+V reply_for(const std::string& ifid) {
+    const V adv = client_msg(2, 0x0a0b0c, mkopt(1, duid_ll(kClientMac)));
+    return relay_msg(13, 0, "::", kClientLl, cat({mkopt(18, str_bytes(ifid)), mkopt(9, adv)}));
+}
+
+// A Relay-reply for `ifid` arriving on the uplink with `tags`; checks it goes to `port` with
+// `want_tags` and returns what happened.
+Result expect_down(Engine& e, const std::string& ifid, std::vector<Tag> tags, int port, std::vector<Tag> want_tags) {
+    FrameSpec d = from_router();
+    d.tags = std::move(tags);
+    Result r = run(e, kUpl, make_frame(reply_for(ifid), d));
+    const V adv = client_msg(2, 0x0a0b0c, mkopt(1, duid_ll(kClientMac)));
+    expect_relay_down(r, port, adv, kClientLl, 546, d);
+    Parsed p = parse_frame(r.frame);
+    EXPECT_EQ(p.tags.size(), want_tags.size());
+    for (size_t i = 0; i < std::min(p.tags.size(), want_tags.size()); ++i) {
+        EXPECT_EQ(p.tags[i].tpid, want_tags[i].tpid);
+        EXPECT_EQ(p.tags[i].tci, want_tags[i].tci);
+    }
+    return r;
+}
+
+Drop reply_drop(Engine& e, const std::string& ifid, std::vector<Tag> tags) {
+    FrameSpec d = from_router();
+    d.tags = std::move(tags);
+    return run(e, kUpl, make_frame(reply_for(ifid), d)).drop;
+}
+
+}  // namespace vl
+
+TEST(SnoopVlan, ParsePortVlans) {
+    std::string err;
+    auto v = snoop::parse_port_vlans("10", err);
+    ASSERT_TRUE(v) << err;
+    EXPECT_EQ(v->pvid, 10);
+    EXPECT_TRUE(v->tagged.empty()) << "a lone VLAN is an access port";
+    v = snoop::parse_port_vlans("30,10,20", err);
+    ASSERT_TRUE(v) << err;
+    EXPECT_EQ(v->pvid, 0);
+    EXPECT_EQ(v->tagged, (std::vector<uint16_t>{10, 20, 30})) << "a list is tagged, sorted";
+    v = snoop::parse_port_vlans("20t", err);
+    ASSERT_TRUE(v) << err;
+    EXPECT_EQ(v->pvid, 0);
+    EXPECT_EQ(v->tagged, (std::vector<uint16_t>{20}));
+    v = snoop::parse_port_vlans("100-102,10u,4094", err);
+    ASSERT_TRUE(v) << err;
+    EXPECT_EQ(v->pvid, 10);
+    EXPECT_EQ(v->tagged, (std::vector<uint16_t>{100, 101, 102, 4094}));
+    EXPECT_EQ(snoop::port_vlans_text(*v), "10u,100-102t,4094t");
+    v = snoop::parse_port_vlans("none", err);
+    ASSERT_TRUE(v) << err;
+    EXPECT_FALSE(v->any());
+    EXPECT_EQ(snoop::port_vlans_text(*v), "none");
+    for (const char* bad : {"", "0", "4095", "10u,11u", "10u,10", "10,", "10,,20", "12-10", "abc", "10-12u", "10x", "-5"}) {
+        err.clear();
+        EXPECT_FALSE(snoop::parse_port_vlans(bad, err)) << bad;
+        EXPECT_FALSE(err.empty()) << bad;
+    }
+}
+
+TEST(SnoopVlan, AccessPortsGoUpTaggedAndRepliesComeBackUntagged) {
+    Engine e(vl::vlan_config());
+    // Untagged on an access port: the Relay-forward goes out of the trunk uplink tagged with the
+    // port's VLAN, Interface-ID "{port}.{vlan}".
+    vl::expect_up(e, vl::kA1, {}, {{0x8100, 10}}, "a1.10");
+    vl::expect_up(e, vl::kA2, {}, {{0x8100, 20}}, "a2.20");
+    // Priority-tagged (VLAN ID 0) counts as untagged; the priority is kept on the uplink.
+    vl::expect_up(e, vl::kA2, vl::tagged(0xa000), {{0x8100, 0xa000 | 20}}, "a2.20");
+    // A tag that names the PVID is the PVID.
+    vl::expect_up(e, vl::kA1, vl::tagged(10), {{0x8100, 10}}, "a1.10");
+    // Replies: untagged on the access port, only for the VLAN the reply came in.
+    vl::expect_down(e, "a1.10", {{0x8100, 10}}, vl::kA1, {});
+    vl::expect_down(e, "a2.20", {{0x8100, 0x6000 | 20}}, vl::kA2, {});
+    EXPECT_EQ(e.counters(vl::kA1).relayed_up, 2u);
+    EXPECT_EQ(e.counters(vl::kA1).relayed_down, 1u);
+    EXPECT_EQ(e.counters(vl::kA2).relayed_down, 1u);
+    // Tagged in another VLAN on an access port: dropped, counted.
+    EXPECT_EQ(run(e, vl::kA1, make_frame(solicit(), vl::tagged(20))).drop, Drop::kVlanNotMember);
+    EXPECT_EQ(e.counters(vl::kA1).drops[size_t(Drop::kVlanNotMember)], 1u);
+}
+
+TEST(SnoopVlan, TrunkClientPort) {
+    Engine e(vl::vlan_config());
+    vl::expect_up(e, vl::kTk, vl::tagged(20), {{0x8100, 20}}, "tk.20");
+    vl::expect_up(e, vl::kTk, vl::tagged(0x2000 | 30), {{0x8100, 0x2000 | 30}}, "tk.30");
+    vl::expect_down(e, "tk.30", {{0x8100, 30}}, vl::kTk, {{0x8100, 30}});
+    vl::expect_down(e, "tk.20", {{0x8100, 0xe000 | 20}}, vl::kTk, {{0x8100, 0xe000 | 20}});
+    // Not a member of VLAN 10; no PVID, so nothing untagged.
+    EXPECT_EQ(run(e, vl::kTk, make_frame(solicit(), vl::tagged(10))).drop, Drop::kVlanNotMember);
+    EXPECT_EQ(run(e, vl::kTk, make_frame(solicit())).drop, Drop::kVlanNotMember);
+    EXPECT_EQ(e.counters(vl::kTk).drops[size_t(Drop::kVlanNotMember)], 2u);
+    // A trunk with a native VLAN: untagged is the PVID, delivered back untagged.
+    Config c = vl::vlan_config();
+    c.ports[vl::kTk].vlans = vl::pv(10, {20, 30});
+    Engine n(c);
+    vl::expect_up(n, vl::kTk, {}, {{0x8100, 10}}, "tk.10");
+    vl::expect_down(n, "tk.10", {{0x8100, 10}}, vl::kTk, {});
+    vl::expect_down(n, "tk.20", {{0x8100, 20}}, vl::kTk, {{0x8100, 20}});
+}
+
+TEST(SnoopVlan, ReplyOnlyInTheVlanItsInterfaceIdNames) {
+    Engine e(vl::vlan_config());
+    EXPECT_EQ(vl::reply_drop(e, "a1.10", {{0x8100, 20}}), Drop::kReplyVlanMismatch);
+    EXPECT_EQ(vl::reply_drop(e, "tk.20", {{0x8100, 30}}), Drop::kReplyVlanMismatch);
+    EXPECT_EQ(vl::reply_drop(e, "tk.30", {{0x8100, 10}}), Drop::kReplyVlanMismatch);
+    EXPECT_EQ(e.counters(vl::kUpl).drops[size_t(Drop::kReplyVlanMismatch)], 3u);
+    // Not on the uplink's VLANs at all: untagged (the trunk has no PVID) or VLAN 40.
+    EXPECT_EQ(vl::reply_drop(e, "a1.10", {}), Drop::kVlanNotMember);
+    EXPECT_EQ(vl::reply_drop(e, "a1.10", {{0x8100, 40}}), Drop::kVlanNotMember);
+    EXPECT_EQ(vl::reply_drop(e, "a1.10", {{0x88a8, 10}, {0x8100, 5}}), Drop::kDoubleTagged);
+    // A port name alone no longer names a port with VLANs.
+    EXPECT_EQ(vl::reply_drop(e, "a1", {{0x8100, 10}}), Drop::kUnknownInterface);
+    EXPECT_EQ(e.counters(vl::kA1).relayed_down, 0u);
+    // The port without VLANs keeps today's behaviour: its name, tags carried as they are.
+    vl::expect_up(e, vl::kC0, {}, {}, "c0");
+    vl::expect_down(e, "c0", {{0x8100, 20}}, vl::kC0, {{0x8100, 20}});
+}
+
+TEST(SnoopVlan, UplinkThatIsNotATrunk) {
+    for (const vl::PortVlans& up : {vl::PortVlans{}, vl::pv(10)}) {
+        SCOPED_TRACE("uplink VLANs " + snoop::port_vlans_text(up));
+        Config c = vl::vlan_config();
+        c.ports[vl::kUpl].vlans = up;
+        Engine e(c);
+        // Every VLAN's Relay-forward goes out untagged; the Interface-ID tells them apart.
+        vl::expect_up(e, vl::kA1, {}, {}, "a1.10");
+        vl::expect_up(e, vl::kA2, {}, {}, "a2.20");
+        vl::expect_up(e, vl::kTk, vl::tagged(30), {}, "tk.30");
+        vl::expect_down(e, "a2.20", {}, vl::kA2, {});
+        vl::expect_down(e, "tk.30", {}, vl::kTk, {{0x8100, 30}});
+    }
+    // A trunk uplink without VLAN 20: a2's messages cannot go up. With PVID 20: untagged.
+    Config c = vl::vlan_config();
+    c.ports[vl::kUpl].vlans = vl::pv(0, {10, 30});
+    Engine e(c);
+    EXPECT_EQ(run(e, vl::kA2, make_frame(solicit())).drop, Drop::kVlanNotOnUplink);
+    EXPECT_EQ(e.counters(vl::kA2).drops[size_t(Drop::kVlanNotOnUplink)], 1u);
+    c.ports[vl::kUpl].vlans = vl::pv(20, {10, 30});
+    Engine n(c);
+    vl::expect_up(n, vl::kA2, {}, {}, "a2.20");
+    vl::expect_up(n, vl::kA1, {}, {{0x8100, 10}}, "a1.10");
+    vl::expect_down(n, "a2.20", {}, vl::kA2, {});
+    EXPECT_EQ(vl::reply_drop(n, "a2.20", {{0x8100, 10}}), Drop::kReplyVlanMismatch);
+    EXPECT_EQ(vl::reply_drop(n, "a1.10", {}), Drop::kReplyVlanMismatch);
+}
+
+TEST(SnoopVlan, InterfaceIdFormatsAndFixedStringsRoundTrip) {
+    Config c = vl::vlan_config();
+    c.interface_id_format = "sw1:{port}:{vlan}";
+    c.ports[vl::kA1].interface_id = str_bytes("sw1/0/3");          // a circuit-id, no placeholder
+    c.ports[vl::kTk].interface_id = str_bytes("sw1/0/7.{vlan}");   // per port, per VLAN by template
+    c.ports[vl::kTk].vlan_interface_ids = {{30, str_bytes("{{tk}}-thirty")}};  // one VLAN fixed
+    std::string err;
+    ASSERT_TRUE(Engine::check(c, err)) << err;
+    Engine e(c);
+    struct Case {
+        int port;
+        FrameSpec in;
+        uint16_t vlan;  // the frame's VLAN: the uplink's tag
+        std::string id;
+    };
+    const Case cases[] = {
+        {vl::kA1, {}, 10, "sw1/0/3"},
+        {vl::kA2, {}, 20, "sw1:a2:20"},
+        {vl::kTk, vl::tagged(20), 20, "sw1/0/7.20"},
+        {vl::kTk, vl::tagged(30), 30, "{tk}-thirty"},
+        {vl::kC0, {}, 0, "sw1:c0:0"},
+    };
+    for (const Case& k : cases) {
+        SCOPED_TRACE(k.id);
+        const std::vector<Tag> up = k.vlan ? std::vector<Tag>{{0x8100, k.vlan}} : std::vector<Tag>{};
+        vl::expect_up(e, k.port, k.in, up, k.id);
+        const V* id = e.interface_id(k.port, k.vlan);
+        ASSERT_NE(id, nullptr);
+        EXPECT_EQ(*id, str_bytes(k.id));
+        // The reply naming it goes back to the same port, in the same VLAN. (c0 has no VLANs: the
+        // trunk uplink takes no untagged frame, and the reply's tag is carried through as it is.)
+        const std::vector<Tag> down = k.vlan ? up : std::vector<Tag>{{0x8100, 10}};
+        vl::expect_down(e, k.id, down, k.port, k.vlan ? k.in.tags : down);
+    }
+    EXPECT_EQ(vl::reply_drop(e, "a1.10", {{0x8100, 10}}), Drop::kUnknownInterface) << "the default is replaced";
+}
+
+TEST(SnoopVlan, CheckRejectsAmbiguousOrBadInterfaceIds) {
+    std::string err;
+    EXPECT_TRUE(Engine::check(vl::vlan_config(), err)) << err;
+    Config c = vl::vlan_config();
+    c.ports[vl::kTk].interface_id = str_bytes("sw1/0/7");  // one string for VLANs 20 and 30
+    EXPECT_FALSE(Engine::check(c, err));
+    EXPECT_NE(err.find("tk VLAN 20"), std::string::npos) << err;
+    c = vl::vlan_config();
+    c.ports[vl::kA2].interface_id = str_bytes("a1.10");  // a1's default
+    EXPECT_FALSE(Engine::check(c, err));
+    c = vl::vlan_config();
+    c.interface_id_format = "{port}";  // tk's two VLANs collide
+    EXPECT_FALSE(Engine::check(c, err));
+    c.interface_id_format = "{port}/{vid}";
+    EXPECT_FALSE(Engine::check(c, err));
+    EXPECT_NE(err.find("{vid}"), std::string::npos) << err;
+    for (const char* t : {"{port", "port}", ""}) {
+        c.interface_id_format.clear();
+        c.ports[vl::kA1].interface_id = str_bytes(t);
+        if (!*t) continue;
+        EXPECT_FALSE(Engine::check(c, err)) << t;
+    }
+    c = vl::vlan_config();
+    c.ports[vl::kA1].vlan_interface_ids = {{20, str_bytes("x")}};  // a1 is not in VLAN 20
+    EXPECT_FALSE(Engine::check(c, err));
+    EXPECT_NE(err.find("not in VLAN 20"), std::string::npos) << err;
+}
+
+TEST(SnoopVlan, DoubleTaggedOnAPortWithVlansIsDropped) {
+    // QinQ on a port with VLANs is not relayed (docs/snoop.md "VLANs"); the nftables rules keep it
+    // off the bridge. A port without VLANs carries both tags through as before.
+    Engine e(vl::vlan_config());
+    FrameSpec q;
+    q.tags = {{0x88a8, 10}, {0x8100, 200}};
+    for (int port : {vl::kA1, vl::kTk}) EXPECT_EQ(run(e, port, make_frame(solicit(), q)).drop, Drop::kDoubleTagged);
+    EXPECT_EQ(e.counters(vl::kA1).drops[size_t(Drop::kDoubleTagged)], 1u);
+    EXPECT_EQ(e.counters(vl::kTk).drops[size_t(Drop::kDoubleTagged)], 1u);
+    vl::expect_up(e, vl::kC0, q, q.tags, "c0");
+}
+
+TEST(SnoopVlan, CountersAdoptedAcrossVlanChanges) {
+    Engine e(vl::vlan_config());
+    vl::expect_up(e, vl::kA1, {}, {{0x8100, 10}}, "a1.10");
+    Config c = vl::vlan_config();
+    c.ports[vl::kA1].vlans = vl::pv(30);
+    Engine n(c);
+    n.adopt_counters(e);
+    EXPECT_EQ(n.counters(vl::kA1).relayed_up, 1u);
+    vl::expect_up(n, vl::kA1, {}, {{0x8100, 30}}, "a1.30");
+    EXPECT_EQ(n.counters(vl::kA1).relayed_up, 2u);
+}
