@@ -27,11 +27,7 @@ int64_t parse_time_arg(const std::string& opt, const std::string& text) {
     return *ms >= 0 ? *ms / 1000 : -((-*ms + 999) / 1000);
 }
 
-std::string remote_id_text(const std::vector<uint8_t>& r) {
-    if (r.size() < 4) return r.empty() ? "-" : "0x" + hex(r);
-    uint32_t e = uint32_t(r[0]) << 24 | uint32_t(r[1]) << 16 | uint32_t(r[2]) << 8 | r[3];
-    return std::to_string(e) + ":" + hex(Bytes(r).subspan(4));
-}
+std::string remote_id_text(const std::vector<uint8_t>& r) { return r.empty() ? "-" : registrar::remote_id_text(r); }
 
 std::string dash(const std::string& s) { return s.empty() ? "-" : s; }
 

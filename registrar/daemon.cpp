@@ -44,7 +44,7 @@ std::vector<obs::Field> event_fields(const Event& e) {
     f.emplace_back("duid", duid_text(b.duid));
     f.emplace_back("mac", b.mac ? b.mac->str() : std::string());
     f.emplace_back("interface_id", b.interface_id.empty() ? std::string() : option_text(b.interface_id));
-    f.emplace_back("remote_id", b.remote_id.empty() ? std::string() : hex(b.remote_id));
+    f.emplace_back("remote_id", b.remote_id.empty() ? std::string() : remote_id_text(b.remote_id));
     f.emplace_back("link_address", b.link_address.is_unspecified() ? std::string() : b.link_address.str());
     f.emplace_back("link", b.link);
     f.emplace_back("preferred", int64_t(b.preferred));
@@ -173,8 +173,7 @@ void Daemon::process_batch() {
             if (act_.outcome == Actions::Outcome::kDiscarded) log_discard(in, act_);
             if (act_.reply) {
                 Reply r = std::move(*act_.reply);
-                if (r.iface >= 0) r.iface = int(d.ifindex);  // as an ifindex from here on
-                else r.iface = int(d.ifindex);
+                r.iface = int(d.ifindex);  // out of the arrival interface; an ifindex from here on
                 pending_.push_back(std::move(r));
             }
             for (auto& e : act_.events) events_.push_back(std::move(e));
@@ -342,7 +341,6 @@ int Daemon::run() {
         spdlog::error("--db: {}", err);
         return 1;
     }
-    const size_t restored = bs.size();
     engine_->restore(std::move(bs));
     engine_->advance(wall_now(), events_);  // bindings that ran out while we were down
     commit_and_send();
@@ -359,7 +357,6 @@ int Daemon::run() {
                  "server DUID {}",
                  opt_.port, opt_.engine.interfaces.size(), opt_.engine.links.size(), store_->describe(),
                  store_->schema_version(), engine_->binding_count(), hex(opt_.engine.server_duid));
-    (void)restored;
     notify_.ready("registrar: " + std::to_string(engine_->binding_count()) + " bindings");
 
     uint64_t next_membership = capture::monotonic_ns() + kMembershipCheckNs;

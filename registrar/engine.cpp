@@ -81,6 +81,12 @@ std::string option_text(Bytes v) {
     return "0x" + hex(v);
 }
 
+std::string remote_id_text(Bytes body) {
+    if (body.size() < 4) return "0x" + hex(body);
+    uint32_t e = uint32_t(body[0]) << 24 | uint32_t(body[1]) << 16 | uint32_t(body[2]) << 8 | body[3];
+    return std::to_string(e) + ":" + hex(body.subspan(4));
+}
+
 namespace {
 
 void json_string(std::string& out, std::string_view s) {
@@ -91,12 +97,6 @@ void json_string(std::string& out, std::string_view s) {
         out += c;
     }
     out += '"';
-}
-
-std::string remote_id_text(Bytes body) {
-    if (body.size() < 4) return "0x" + hex(body);
-    uint32_t e = uint32_t(body[0]) << 24 | uint32_t(body[1]) << 16 | uint32_t(body[2]) << 8 | body[3];
-    return std::to_string(e) + ":" + hex(body.subspan(4));
 }
 
 // The relay chain as a JSON array, outermost level first.

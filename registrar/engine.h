@@ -210,5 +210,6 @@ private:
 std::string describe(const Event& e);
 std::string duid_text(Bytes duid);       // lowercase hex
 std::string option_text(Bytes value);    // printable ASCII as is, else 0x + hex
+std::string remote_id_text(Bytes body);  // option 37 body: "ENTERPRISE:HEX"
 
 }  // namespace regrelay::registrar
