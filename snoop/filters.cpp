@@ -36,15 +36,15 @@ constexpr const char* kTemplate = R"(table bridge regrelay_snoop {
 		iifname @network_port vlan type ip6 ip6 saddr fe80::/10 ip6 daddr fe80::/10 udp dport 547 counter drop
 		iifname @network_port ip6 saddr fe80::/10 ip6 daddr & ff0f:: == ff02:: udp dport 547 counter drop
 		iifname @network_port vlan type ip6 ip6 saddr fe80::/10 ip6 daddr & ff0f:: == ff02:: udp dport 547 counter drop
-		@ll,96,16 { 0x8100, 0x88a8 } @ll,128,16 { 0x8100, 0x88a8 } @ll,160,16 0x86dd @ll,224,8 17 jump qinq
+		ether type { 8021q, 8021ad } @ll,128,16 { 0x8100, 0x88a8 } @ll,160,16 0x86dd @ll,224,8 17 jump qinq
 	}
 	chain qinq {
 		iifname @client_facing_ports @ll,368,128 0xff020000000000000000000000010002 @ll,512,16 547 counter drop
 		iifname @client_ports @ll,512,16 547 @ll,560,8 { 12, 13 } counter drop
 		iifname @client_ports @ll,496,16 547 counter drop
 		oifname @client_ports @ll,496,16 547 counter drop
-		iifname @network_port @ll,240,10 0x3fa @ll,368,10 0x3fa @ll,512,16 547 counter drop
-		iifname @network_port @ll,240,10 0x3fa @ll,368,16 & 0xff0f == 0xff02 @ll,512,16 547 counter drop
+		iifname @network_port @ll,240,16 & 0xffc0 == 0xfe80 @ll,368,16 & 0xffc0 == 0xfe80 @ll,512,16 547 counter drop
+		iifname @network_port @ll,240,16 & 0xffc0 == 0xfe80 @ll,368,16 & 0xff0f == 0xff02 @ll,512,16 547 counter drop
 	}
 }
 )";
