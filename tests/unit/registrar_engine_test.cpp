@@ -55,7 +55,7 @@ Config config() {
     return c;
 }
 
-struct Fixture : ::testing::Test {
+struct RegistrarEngine : ::testing::Test {
     Engine e{config()};
     Actions out;
     std::vector<Event> expired;
@@ -85,52 +85,52 @@ ByteVec expected_reply(uint32_t xid, const ByteVec& duid, const ByteVec& ia) {
 
 // --- discards (RFC 9686 §4.2.1), each with its own counter -------------------------------------
 
-TEST_F(Fixture, DiscardsWithoutClientIdentifier) {
+TEST_F(RegistrarEngine, DiscardsWithoutClientIdentifier) {
     direct(inform(1, {ia_addr(kAddr, 1, 2)}));
     expect_discard(Discard::kNoClientId);
 }
-TEST_F(Fixture, DiscardsWithServerIdentifier) {
+TEST_F(RegistrarEngine, DiscardsWithServerIdentifier) {
     direct(inform(2, {mkopt(1, kDuid), mkopt(2, kServerDuid), ia_addr(kAddr, 1, 2)}));
     expect_discard(Discard::kServerId);
 }
-TEST_F(Fixture, DiscardsWithoutIaAddress) {
+TEST_F(RegistrarEngine, DiscardsWithoutIaAddress) {
     direct(inform(3, {mkopt(1, kDuid)}));
     expect_discard(Discard::kNoIaAddress);
 }
-TEST_F(Fixture, DiscardsWithTwoIaAddresses) {
+TEST_F(RegistrarEngine, DiscardsWithTwoIaAddresses) {
     direct(inform(4, {mkopt(1, kDuid), ia_addr(kAddr, 1, 2), ia_addr("2001:db8:1::200", 1, 2)}));
     expect_discard(Discard::kMultipleIaAddress);
 }
-TEST_F(Fixture, DiscardsAnAddressOtherThanTheSource) {
+TEST_F(RegistrarEngine, DiscardsAnAddressOtherThanTheSource) {
     direct(good(), "2001:db8:1::200");
     expect_discard(Discard::kAddressMismatch);
 }
-TEST_F(Fixture, DiscardsRelayedWhenTheInnermostPeerIsNotTheAddress) {
+TEST_F(RegistrarEngine, DiscardsRelayedWhenTheInnermostPeerIsNotTheAddress) {
     // The outer level's peer-address is the address, the innermost's is not: the innermost decides.
     auto inner = relay_forw(0, "2001:db8:1::1", "2001:db8:1::200", {}, good());
     relayed(relay_forw(1, "::", kAddr, {}, inner));
     expect_discard(Discard::kAddressMismatch);
 }
-TEST_F(Fixture, DiscardsWithAnOptionRequestOption) {
+TEST_F(RegistrarEngine, DiscardsWithAnOptionRequestOption) {
     direct(inform(6, {mkopt(1, kDuid), ia_addr(kAddr, 1, 2), mkopt(6, be16(148))}));
     expect_discard(Discard::kOro);
 }
-TEST_F(Fixture, DiscardsANonGlobalAddress) {
+TEST_F(RegistrarEngine, DiscardsANonGlobalAddress) {
     direct(inform(7, {mkopt(1, kDuid), ia_addr("fe80::1", 1, 2)}), "fe80::1");
     expect_discard(Discard::kNotGlobal);
 }
-TEST_F(Fixture, DiscardsTruncatedOptions) {
+TEST_F(RegistrarEngine, DiscardsTruncatedOptions) {
     auto m = good();
     m.pop_back();
     direct(m);
     expect_discard(Discard::kMalformed);
 }
-TEST_F(Fixture, DiscardsAShortIaAddress) {
+TEST_F(RegistrarEngine, DiscardsAShortIaAddress) {
     direct(inform(8, {mkopt(1, kDuid), mkopt(5, a16(kAddr))}));
     expect_discard(Discard::kBadIaAddress);
 }
 
-TEST_F(Fixture, IgnoresEveryOtherTypeWithACounter) {
+TEST_F(RegistrarEngine, IgnoresEveryOtherTypeWithACounter) {
     direct(cat({{1, 0, 0, 1}, mkopt(1, kDuid)}));  // Solicit: the DHCPv6 server's
     direct(cat({{37, 0, 0, 2}, mkopt(1, kDuid), ia_addr(kAddr, 1, 2)}));  // servers ignore ADDR-REG-REPLY
     relayed(relay_forw(0, "2001:db8:1::1", kAddr, {}, cat({{11, 0, 0, 3}})));  // relayed Information-request
@@ -145,7 +145,7 @@ TEST_F(Fixture, IgnoresEveryOtherTypeWithACounter) {
 
 // --- replies ---------------------------------------------------------------------------------
 
-TEST_F(Fixture, DirectReplyIsUnicastToTheAddressWithTheIdenticalIaAddress) {
+TEST_F(RegistrarEngine, DirectReplyIsUnicastToTheAddressWithTheIdenticalIaAddress) {
     // Sub-options inside the IA Address must come back byte for byte too.
     ByteVec ia = mkopt(5, cat({a16(kAddr), be32(3600), be32(7200), mkopt(13, hexb("0000 6f6b"))}));
     auto msg = inform(0x123456, {mkopt(8, be16(0)), mkopt(1, kDuid), ia});
@@ -161,7 +161,7 @@ TEST_F(Fixture, DirectReplyIsUnicastToTheAddressWithTheIdenticalIaAddress) {
     EXPECT_EQ(out.events[0].b.relay_chain, "[]");
 }
 
-TEST_F(Fixture, OneLevelRelayReply) {
+TEST_F(RegistrarEngine, OneLevelRelayReply) {
     ByteVec ifid = mkopt(18, str_bytes("r0"));
     auto msg = relay_forw(0, "2001:db8:1::1", kAddr, {ifid, mkopt(79, hexb("0001 020000aa0001"))}, good(0x010203));
     relayed(msg);
@@ -178,7 +178,7 @@ TEST_F(Fixture, OneLevelRelayReply) {
     EXPECT_EQ(b.link_address, ip("2001:db8:1::1"));
 }
 
-TEST_F(Fixture, TwoLevelRelayReplyMirrorsEachLevelAndEchoesEroOptions) {
+TEST_F(RegistrarEngine, TwoLevelRelayReplyMirrorsEachLevelAndEchoesEroOptions) {
     auto inner = relay_forw(0, "::", kAddr, {mkopt(18, str_bytes("sw0")), mkopt(79, hexb("0001 020000aa0001"))}, good(7));
     ByteVec rid = mkopt(37, cat({be32(9), str_bytes("rid")}));
     auto outer = relay_forw(1, "2001:db8:1::1", kAddr, {mkopt(18, str_bytes("r0")), rid, mkopt(43, be16(37))}, inner);
@@ -212,7 +212,7 @@ TEST_F(Fixture, TwoLevelRelayReplyMirrorsEachLevelAndEchoesEroOptions) {
               "\"sw0\",\"mac\":\"02:00:00:aa:00:01\"}]");
 }
 
-TEST_F(Fixture, ThreeLevelRelayReplyIsExactBytes) {
+TEST_F(RegistrarEngine, ThreeLevelRelayReplyIsExactBytes) {
     auto l2 = relay_forw(0, "::", kAddr, {mkopt(18, str_bytes("a"))}, good(9));
     auto l1 = relay_forw(1, "::", kAddr, {mkopt(18, hexb("00ff"))}, l2);
     auto l0 = relay_forw(2, "2001:db8:9::1", "2001:db8:5::7", {}, l1);
@@ -228,7 +228,7 @@ TEST_F(Fixture, ThreeLevelRelayReplyIsExactBytes) {
 
 // --- bindings --------------------------------------------------------------------------------
 
-TEST_F(Fixture, LifecycleRegisterRefreshRetransmitReleaseAndItsRetransmission) {
+TEST_F(RegistrarEngine, LifecycleRegisterRefreshRetransmitReleaseAndItsRetransmission) {
     e.advance(1000, expired);
     direct(good(1));
     ASSERT_EQ(out.events.size(), 1u);
@@ -267,7 +267,7 @@ TEST_F(Fixture, LifecycleRegisterRefreshRetransmitReleaseAndItsRetransmission) {
     EXPECT_TRUE(expired.empty());
 }
 
-TEST_F(Fixture, AnAddressMovingToAnotherDuidIsLoggedAsMoved) {
+TEST_F(RegistrarEngine, AnAddressMovingToAnotherDuidIsLoggedAsMoved) {
     e.advance(100, expired);
     direct(good(1));
     direct(good(2, 7200, kDuid2));
@@ -283,7 +283,7 @@ TEST_F(Fixture, AnAddressMovingToAnotherDuidIsLoggedAsMoved) {
     EXPECT_EQ(e.counters().moved, 2u);
 }
 
-TEST_F(Fixture, BindingsExpireOnAdvanceWithAnEvent) {
+TEST_F(RegistrarEngine, BindingsExpireOnAdvanceWithAnEvent) {
     e.advance(100, expired);
     direct(good(1, 60));
     e.advance(159, expired);
@@ -299,7 +299,7 @@ TEST_F(Fixture, BindingsExpireOnAdvanceWithAnEvent) {
     EXPECT_EQ(e.binding_count(), 1u);
 }
 
-TEST_F(Fixture, RestoredBindingsExpireAndRefresh) {
+TEST_F(RegistrarEngine, RestoredBindingsExpireAndRefresh) {
     Binding b;
     b.address = ip(kAddr);
     b.duid = kDuid;
@@ -317,8 +317,8 @@ TEST_F(Fixture, RestoredBindingsExpireAndRefresh) {
 
 // --- links ("appropriate to the link") ----------------------------------------------------------
 
-struct LinkFixture : Fixture {
-    LinkFixture() {
+struct RegistrarLinks : RegistrarEngine {
+    RegistrarLinks() {
         Config c = config();
         LinkConfig a;
         a.name = "office";
@@ -334,7 +334,7 @@ struct LinkFixture : Fixture {
     }
 };
 
-TEST_F(LinkFixture, DirectMatchesByArrivalInterface) {
+TEST_F(RegistrarLinks, DirectMatchesByArrivalInterface) {
     direct(good(), kAddr, 0);
     EXPECT_EQ(out.outcome, Actions::Outcome::kReplied) << out.why;
     EXPECT_EQ(out.events.at(0).b.link, "office");
@@ -342,21 +342,21 @@ TEST_F(LinkFixture, DirectMatchesByArrivalInterface) {
     EXPECT_EQ(out.discard, Discard::kNoLink);
 }
 
-TEST_F(LinkFixture, RelayedMatchesByLinkAddress) {
+TEST_F(RegistrarLinks, RelayedMatchesByLinkAddress) {
     relayed(relay_forw(0, "2001:db8:1::1", kAddr, {}, good()));
     EXPECT_EQ(out.outcome, Actions::Outcome::kReplied) << out.why;
     relayed(relay_forw(0, "2001:db8:7::1", kAddr, {}, good(2)));
     EXPECT_EQ(out.discard, Discard::kNoLink);
 }
 
-TEST_F(LinkFixture, AddressOutsideTheLinksPrefixesIsDropped) {
+TEST_F(RegistrarLinks, AddressOutsideTheLinksPrefixesIsDropped) {
     const char* other = "2001:db8:2::5";
     relayed(relay_forw(0, "2001:db8:1::1", other, {}, inform(1, {mkopt(1, kDuid), ia_addr(other, 1, 2)})));
     EXPECT_EQ(out.discard, Discard::kNotOnLink);
     EXPECT_EQ(e.counters().discards[size_t(Discard::kNotOnLink)], 1u);
 }
 
-TEST_F(LinkFixture, RelayedMatchesByInterfaceIdAndRemoteId) {
+TEST_F(RegistrarLinks, RelayedMatchesByInterfaceIdAndRemoteId) {
     const char* a = "2001:db8:2::5";
     auto msg = [&](bool with_rid) {
         ByteVec rid = mkopt(37, cat({be32(9), str_bytes("rid")}));
