@@ -205,21 +205,21 @@ bool Engine::check(const Config& cfg, std::string& err) {
         if (p.role == Role::kUplink) continue;
         for (const auto& [v, t] : p.vlan_interface_ids)
             if (!p.vlans.member(v)) {
-                err = "interface-id for " + p.name + " VLAN " + std::to_string(v) + ": " + p.name +
+                err = p.name + "/" + std::to_string(v) + ": " + p.name +
                       " is not in VLAN " + std::to_string(v) + " (its VLANs: " + port_vlans_text(p.vlans) + ")";
                 return false;
             }
         std::vector<uint8_t> id;
         for (uint16_t v : vlans_of(p.vlans)) {
             if (!expand_interface_id(template_of(cfg, p, v), p.name, v, id, err)) {
-                err = "interface-id of " + p.name + ": " + err;
+                err = "the Interface-ID of " + p.name + ": " + err;
                 return false;
             }
             std::string who = p.name + (v ? " VLAN " + std::to_string(v) : "");
             for (const auto& [other, name] : seen)
                 if (other == id) {
-                    err = "interface-id \"" + std::string(as_text(id)) + "\" is both " + name + "'s and " + who +
-                          "'s: replies could not be told apart";
+                    err = "\"" + std::string(as_text(id)) + "\" is the Interface-ID of both " + name + " and " + who +
+                          ": replies could not be told apart";
                     return false;
                 }
             seen.emplace_back(id, std::move(who));
