@@ -63,8 +63,13 @@ void log_port_diff(const std::string& mode, const PortSelection& sel, const Port
             if (::fnmatch(g.c_str(), n.c_str(), 0) == 0) return g;
         return std::string();
     };
+    auto named = [&](const std::string& n) { return std::find(sel.names.begin(), sel.names.end(), n) != sel.names.end(); };
+    const char* what = mode == "snoop" ? "port" : "interface";
     for (const auto& n : d.added) {
-        if (mode == "snoop")
+        if (named(n))  // named in the configuration (a reload added it)
+            obs::log_event(spdlog::level::info, mode == "snoop" ? "port_added" : "interface_added", {{"interface", n}},
+                           fmt::format("{} {}: added", what, n));
+        else if (mode == "snoop")
             obs::log_event(spdlog::level::info, "port_added", {{"interface", n}, {"bridge", sel.bridge}},
                            fmt::format("port {}: on bridge {}, added as client port", n, sel.bridge));
         else
@@ -72,12 +77,15 @@ void log_port_diff(const std::string& mode, const PortSelection& sel, const Port
                            fmt::format("interface {}: matches '{}', added", n, glob_of(n)));
     }
     for (const auto& n : d.removed) {
-        if (mode == "snoop")
+        if (mode == "snoop" && !sel.bridge.empty())
             obs::log_event(spdlog::level::info, "port_removed", {{"interface", n}, {"bridge", sel.bridge}},
                            fmt::format("port {}: no longer on bridge {}, removed", n, sel.bridge));
-        else
+        else if (mode != "snoop" && !glob_of(n).empty())
             obs::log_event(spdlog::level::info, "interface_removed", {{"interface", n}},
                            fmt::format("interface {}: gone, removed", n));
+        else
+            obs::log_event(spdlog::level::info, mode == "snoop" ? "port_removed" : "interface_removed",
+                           {{"interface", n}}, fmt::format("{} {}: removed", what, n));
     }
 }
 
