@@ -2,10 +2,12 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <fnmatch.h>
 #include <iostream>
 #include <random>
 #include <spdlog/spdlog.h>
 
+#include "capture/live_ports.h"
 #include "capture/netif.h"
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -40,7 +42,8 @@ po::options_description relay_options(RelayArgs& a, bool replay) {
     d.add_options()
         ("client-iface", po::value(&a.client_ifaces)->composing(),
          replay ? "name of the client interface the frames arrive on (default client0)"
-                : "interface facing clients (repeatable)")
+                : "interface facing clients (repeatable); a glob ('eth0.*', 'veth*') takes every interface "
+                  "matching it, added and removed as they come and go")
         ("server", po::value(&a.servers)->composing(), "server address to relay to (repeatable); default ff05::1:3")
         ("upstream-iface", po::value(&a.upstream_iface), "interface for ff05::1:3 when no --server is given")
         ("source-address", po::value(&a.source_address), "source address of Relay-forwards")
@@ -80,11 +83,28 @@ po::options_description relay_options(RelayArgs& a, bool replay) {
 // Builds the engine configuration shared by live mode and replay.
 // Live mode does not look interfaces up here: one may be absent or down at start (boot order),
 // and the daemon follows them. `fixed` gets, per port, whether --link-address names its link.
-relay::Config build_config(const RelayArgs& a, const po::variables_map& vm, bool live, std::vector<bool>* fixed) {
+relay::Config build_config(const RelayArgs& a, const po::variables_map& vm, bool live, std::vector<bool>* fixed,
+                           relay::DaemonOptions* dyn = nullptr) {
     relay::Config cfg;
-    std::vector<std::string> names = a.client_ifaces;
-    if (names.empty()) {
-        if (live) fail("client-iface", "is required: name at least one interface facing clients");
+    std::vector<std::string> names;
+    std::vector<std::string> globs;
+    for (const auto& n : a.client_ifaces) {
+        if (!capture::is_glob(n)) {
+            names.push_back(n);
+            continue;
+        }
+        if (!live) fail("client-iface", "'" + n + "': a pattern names no interface in a replay", n);
+        if (n.size() > 64 || n.find_first_of("/ \t") != std::string::npos)
+            fail("client-iface", "'" + n + "': not an interface name pattern", n);
+        if (std::find(globs.begin(), globs.end(), n) != globs.end()) fail("client-iface", n + ": given twice", n);
+        globs.push_back(n);
+    }
+    if (names.empty() && !globs.empty()) {
+        // Only patterns: fine, the daemon waits for a matching interface.
+    } else if (names.empty() && live) {
+        fail("client-iface", "is required: name at least one interface facing clients");
+    }
+    if (names.empty() && !live) {
         names.push_back("client0");
     }
     for (const auto& n : names) {
@@ -113,7 +133,18 @@ relay::Config build_config(const RelayArgs& a, const po::variables_map& vm, bool
                 }
                 found = true;
             }
-        if (!found) fail("link-address", "'" + la + "': " + ifn + " is not a --client-iface", la);
+        if (!found && dyn)
+            for (const auto& g : globs)
+                if (::fnmatch(g.c_str(), ifn.c_str(), 0) == 0) {
+                    dyn->glob_link_addresses.emplace_back(ifn, addr);
+                    found = true;
+                    break;
+                }
+        if (!found)
+            fail("link-address",
+                 "'" + la + "': " + ifn + " is not a --client-iface" +
+                     (globs.empty() ? std::string() : std::string(" and matches none of its patterns")),
+                 la);
     }
     for (const auto& s : a.servers) {
         Ip6Addr addr = parse_addr("server", s);
@@ -140,6 +171,7 @@ relay::Config build_config(const RelayArgs& a, const po::variables_map& vm, bool
         r.id = std::move(*id);
         cfg.remote_id = std::move(r);
     }
+    if (dyn) dyn->client_globs = globs;
     cfg.always_interface_id = vm.count("interface-id") > 0;
     cfg.client_link_layer = vm.count("no-client-link-layer") == 0;
     // Flood limits (docs/relay.md, "Flood limits"). Live mode hashes the per-MAC table with a
@@ -176,7 +208,7 @@ bool daemon_options(int argc, char** argv, bool first, relay::DaemonOptions& opt
             fail("log-level", "'" + a.log_level + "': not a level");
         else check_log_format(a.log_format);
         opt = {};
-        opt.engine = build_config(a, vm, true, &opt.fixed_link_address);
+        opt.engine = build_config(a, vm, true, &opt.fixed_link_address, &opt);
         opt.fixed_link_address.resize(opt.engine.ports.size());
         opt.engine.verify_udp_checksum = false;  // offloaded checksums on veth/tap (see engine.h)
         if (opt.engine.servers.empty() && a.upstream_iface.empty())

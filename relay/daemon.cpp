@@ -34,6 +34,11 @@ std::string client_filter() {
 
 constexpr size_t kBatch = 64;        // packets read per source per round, and sent per sendmmsg
 constexpr int kMaxRounds = 16;       // rounds per wake-up before signals and netlink are looked at
+// Under load the loop sleeps this long between wake-ups and then takes what came meanwhile in one
+// go (capture::WakeCoalescer): fewer, fuller wake-ups; a message waits at most this much more.
+// 500 us: at 50,000 messages/s CPU per message halves (docs/benchmarks.md) and p99 latency keeps
+// room under 2 ms.
+constexpr uint64_t kHoldNs = 500000;
 constexpr uint64_t kSecond = 1000000000;
 constexpr uint64_t kErrorLogInterval = 10 * kSecond;
 constexpr uint64_t kResyncInterval = 30 * kSecond;  // a safety net under rtnetlink
@@ -103,6 +108,14 @@ private:
     bool open_port(size_t idx, capture::LivePort& p, const capture::Interface& itf, std::string& err);
     void port_facts(size_t idx, capture::LivePort& p, const capture::Interface& itf);
     void after_sync();
+    // The client interfaces now: the named ones, then every interface matching a glob.
+    std::vector<std::string> wanted_ports(const std::vector<capture::Interface>& all) const;
+    // Brings the engine, the tracker, the locks and the per-port state to these names (counters
+    // and captures kept by name); logs each port added or removed once.
+    // `all` is the interface list the names were chosen from.
+    void set_ports(const std::vector<std::string>& names, const std::vector<capture::Interface>& all);
+    // Follows the globs: set_ports when the matching interfaces in `all` changed. True if they did.
+    bool follow_globs(const std::vector<capture::Interface>& all);
 
     // Packets.
     size_t serve_port(size_t i);
@@ -120,6 +133,9 @@ private:
     std::unique_ptr<Engine> engine_;
     capture::PortTracker tracker_;
     std::vector<PortIo> io_;  // parallel to tracker_.ports()
+    capture::PortSelection sel_;          // --client-iface: names and globs
+    std::vector<bool> fixed_;             // per port: --link-address given (not followed)
+    std::vector<std::string> lock_failed_;  // glob matches served by another instance (logged once)
     capture::UdpSocket sock_;
     capture::LinkMonitor monitor_;
     capture::InstanceLocks locks_;
@@ -143,6 +159,16 @@ private:
     std::vector<capture::Datagram> go_;  // the datagrams of out_ that can be sent (reused: no allocation per batch)
     std::vector<size_t> go_at_;          // their index in out_
     std::vector<bool> busy_;             // per port: a full batch was read in the last round
+    // Without --source-address: per server, the source the kernel's route gives it (:: = let the
+    // kernel choose per datagram). Set as each Relay-forward's source, it spares the kernel its
+    // source selection on every send (a tenth of the relay's CPU per message, bench/README.md).
+    // Refreshed by after_sync() (address changes, every resync); forgotten after a failed send.
+    std::vector<std::pair<Ip6Addr, Ip6Addr>> upstream_src_;
+    Ip6Addr upstream_source(const Ip6Addr& dst) const {
+        for (const auto& [d, src] : upstream_src_)
+            if (d == dst) return src;
+        return Ip6Addr{};
+    }
 };
 
 bool RelayDaemon::take_locks(const Config& cfg, std::string& err) {
@@ -268,7 +294,7 @@ bool RelayDaemon::open_port(size_t idx, capture::LivePort& p, const capture::Int
 
 void RelayDaemon::port_facts(size_t idx, capture::LivePort& p, const capture::Interface& itf) {
     ClientPort next = engine_->config().ports[idx];
-    if (!opt_.fixed_link_address[idx]) next.link_address = itf.routable_address().value_or(Ip6Addr{});
+    if (!fixed_[idx]) next.link_address = itf.routable_address().value_or(Ip6Addr{});
     next.link_local = itf.link_local().value_or(Ip6Addr{});
     next.mac = itf.mac.value_or(MacAddr{});
     PortIo& io = io_[idx];
@@ -300,7 +326,96 @@ void RelayDaemon::after_sync() {
         if (!sock_.set_ignored_interfaces(idx, err)) spdlog::error("{}", err);
         filtered_ifindexes_ = idx;
     }
+    upstream_src_.clear();
+    std::vector<Ip6Addr> dsts = engine_->config().servers;
+    if (dsts.empty()) dsts.push_back(kAllDhcpServers);
+    for (const auto& d : dsts)
+        if (auto a = capture::route_source(d, d.is_multicast() ? upstream_ifindex_ : 0))
+            if (!a->is_unspecified() && (!d.is_multicast() || upstream_ifindex_)) upstream_src_.emplace_back(d, *a);
     rebuild_recorder();
+}
+
+std::vector<std::string> RelayDaemon::wanted_ports(const std::vector<capture::Interface>& all) const {
+    if (!sel_.dynamic()) return sel_.names;
+    return capture::select_ports(sel_, all, {});
+}
+
+bool RelayDaemon::follow_globs(const std::vector<capture::Interface>& present) {
+    if (!sel_.dynamic()) return false;
+    const std::vector<std::string> all = wanted_ports(present);
+    std::vector<std::string> want = all;
+    std::vector<std::string> have;
+    for (const auto& p : engine_->config().ports) have.push_back(p.name);
+    // A match another instance serves stays out (logged once) until it goes away.
+    std::erase_if(want, [&](const std::string& n) {
+        return std::find(lock_failed_.begin(), lock_failed_.end(), n) != lock_failed_.end() &&
+               !locks_.holds("relay", n);
+    });
+    if (want == have) return false;
+    set_ports(all, present);
+    return true;
+}
+
+void RelayDaemon::set_ports(const std::vector<std::string>& names, const std::vector<capture::Interface>& all) {
+    std::vector<std::string> before;
+    for (const auto& p : engine_->config().ports) before.push_back(p.name);
+    auto named = [&](const std::string& n) {
+        return std::find(sel_.names.begin(), sel_.names.end(), n) != sel_.names.end();
+    };
+    std::vector<std::string> kept;
+    for (const auto& n : names) {
+        if (!named(n) && !locks_.holds("relay", n)) {  // the named ones were locked with the configuration
+            std::string err;
+            if (!locks_.acquire("relay", n, err)) {
+                if (std::find(lock_failed_.begin(), lock_failed_.end(), n) == lock_failed_.end()) {
+                    obs::log_event(spdlog::level::warn, "interface_skipped", {{"interface", n}, {"error", err}},
+                                   fmt::format("interface {}: matches a --client-iface pattern but {}; not relayed",
+                                               n, err));
+                    lock_failed_.push_back(n);
+                }
+                continue;
+            }
+        }
+        kept.push_back(n);
+    }
+    std::erase_if(lock_failed_, [&](const std::string& n) {
+        return std::find(names.begin(), names.end(), n) == names.end();
+    });
+    for (const auto& b : before)
+        if (!named(b) && std::find(kept.begin(), kept.end(), b) == kept.end()) locks_.release("relay", b);
+    capture::log_port_diff("relay", sel_, capture::diff_ports(before, kept));
+
+    Config cfg = opt_.engine;
+    cfg.ports.clear();
+    std::vector<bool> fixed;
+    for (const auto& n : kept) {
+        ClientPort p;
+        p.name = n;
+        bool f = false;
+        for (size_t i = 0; i < opt_.engine.ports.size(); ++i)
+            if (opt_.engine.ports[i].name == n) {
+                p = opt_.engine.ports[i];
+                f = i < opt_.fixed_link_address.size() && opt_.fixed_link_address[i];
+            }
+        if (!f)
+            for (const auto& [ifn, addr] : opt_.glob_link_addresses)
+                if (ifn == n) {
+                    p.link_address = addr;
+                    f = true;
+                }
+        cfg.ports.push_back(std::move(p));
+        fixed.push_back(f);
+    }
+    // PortIo follows the ports by name, as the tracker and the engine's counters do.
+    std::vector<PortIo> io(kept.size());
+    for (size_t i = 0; i < kept.size(); ++i)
+        for (size_t j = 0; j < before.size() && j < io_.size(); ++j)
+            if (before[j] == kept[i]) std::swap(io[i], io_[j]);
+    io_ = std::move(io);
+    fixed_ = std::move(fixed);
+    set_engine(std::move(cfg), true);
+    tracker_.set_names(kept, now_, &all);
+    after_sync();
 }
 
 void RelayDaemon::queue_sends(size_t action, const Actions& a) {
@@ -314,7 +429,7 @@ void RelayDaemon::queue_sends(size_t action, const Actions& a) {
         d.hop_limit = s.hop_limit;
         d.data = a.payload;
         if (s.port == kUpstream) {
-            d.local = cfg.source_address;
+            d.local = cfg.source_address.is_unspecified() ? upstream_source(s.dst) : cfg.source_address;
             d.ifindex = s.dst.is_multicast() ? upstream_ifindex_ : 0;
             if (s.dst.is_multicast() && d.ifindex == 0) d.error = ENODEV;  // --upstream-iface absent
         } else {
@@ -356,6 +471,9 @@ void RelayDaemon::flush_sends(size_t used) {
                         ++st.sent;
                     } else {
                         ++st.failed;
+                        // The cached source may be gone: the kernel chooses until the next sync.
+                        for (auto& [d, src] : upstream_src_)
+                            if (d == s.dst) src = Ip6Addr{};
                         st.last_error = errno_text(e);
                         uint64_t since = 0;
                         if (st.send_log.allow(now_, since))
@@ -560,7 +678,9 @@ void RelayDaemon::reload() {
             for (const auto& p : engine_->config().ports) {
                 bool kept = false;
                 for (const auto& q : next.engine.ports) kept |= q.name == p.name;
-                if (!kept) locks_.release("relay", p.name);
+                // Glob matches keep their locks here; set_ports releases those no longer wanted.
+                if (!kept && std::find(sel_.names.begin(), sel_.names.end(), p.name) != sel_.names.end())
+                    locks_.release("relay", p.name);
             }
             std::vector<std::string> before, after;
             for (const auto& p : engine_->config().ports) before.push_back(p.name);
@@ -582,15 +702,14 @@ void RelayDaemon::reload() {
             if (auto lvl = spdlog::level::from_str(opt_.log_level); lvl != spdlog::level::off || opt_.log_level == "off")
                 spdlog::set_level(lvl);
             log_debug_ = spdlog::should_log(spdlog::level::debug);
-            set_engine(opt_.engine, true);
-            // PortIo follows the ports by name, as the tracker does.
-            std::vector<PortIo> io(after.size());
-            for (size_t i = 0; i < after.size(); ++i)
-                for (size_t j = 0; j < before.size(); ++j)
-                    if (before[j] == after[i]) std::swap(io[i], io_[j]);
-            io_ = std::move(io);
-            tracker_.set_names(after, now_);
-            after_sync();
+            sel_.names = after;
+            sel_.globs = opt_.client_globs;
+            {
+                const auto all = capture::list_interfaces();
+                set_ports(wanted_ports(all), all);
+            }
+            after.clear();
+            for (const auto& p : engine_->config().ports) after.push_back(p.name);
             rebuild_servers();
             std::string servers;
             for (const auto& s : servers_) {
@@ -642,18 +761,21 @@ int RelayDaemon::run() {
         return 1;
     }
     now_ = capture::monotonic_ns();
+    for (const auto& p : opt_.engine.ports) sel_.names.push_back(p.name);
+    sel_.globs = opt_.client_globs;
+    fixed_ = opt_.fixed_link_address;
     set_engine(opt_.engine, false);
     rebuild_servers();
-    std::vector<std::string> names;
-    for (const auto& p : engine_->config().ports) names.push_back(p.name);
-    io_.resize(names.size());
+    io_.resize(engine_->config().ports.size());
     if (!opt_.write_path.empty() && !open_write(err)) {
         spdlog::error("--write: {}", err);
         return 1;
     }
 
-    tracker_.set_names(names, now_);
-    after_sync();
+    {
+        const auto all = capture::list_interfaces();
+        set_ports(wanted_ports(all), all);
+    }
     // /metrics: bound now (a port below 1024 would need privileges), served by a thread started
     // after the drop (capabilities are per thread: it must not inherit them).
     if (!opt_.metrics_listen.empty()) {
@@ -705,6 +827,8 @@ int RelayDaemon::run() {
     std::vector<pollfd> pfds;
     std::vector<size_t> pfd_port;  // pfds index -> port index
     uint64_t next_resync = now_ + kResyncInterval;
+    capture::WakeCoalescer coalescer(kHoldNs);
+    uint64_t hold_until = 0;  // under load: sleep until then, then poll without blocking
     bool running = true;
     while (running) {
         // Poll set: signals, rtnetlink, the server socket, then every open capture.
@@ -725,6 +849,11 @@ int RelayDaemon::run() {
         }
         if (metrics_) timeout = metrics_tick(timeout);
         timeout = notify_.poll_timeout_ms(capture::monotonic_ns(), timeout);
+        if (hold_until) {
+            capture::sleep_until_ns(hold_until);
+            hold_until = 0;
+            timeout = 0;
+        }
         int n = ::poll(pfds.data(), pfds.size(), timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -753,7 +882,11 @@ int RelayDaemon::run() {
         if (pfds[1].revents & POLLIN) {
             auto ch = monitor_.drain();
             if (ch.any()) {
-                tracker_.apply(ch, now_);
+                // Interfaces matching a glob come and go first, chosen from the same list the
+                // ports are then synced with.
+                const auto all = capture::list_interfaces();
+                follow_globs(all);
+                tracker_.apply(ch, now_, &all);
                 after_sync();
                 continue;  // the poll set changed
             }
@@ -777,21 +910,29 @@ int RelayDaemon::run() {
         for (size_t k = 3; k < pfds.size(); ++k)
             if (pfds[k].revents & POLLIN) busy[pfd_port[k - 3]] = true;
         bool server_busy = (pfds[2].revents & POLLIN) != 0;
+        size_t handled = 0;
         for (int round = 0; round < kMaxRounds; ++round) {
             bool more = false;
             if (server_busy || round > 0) {
-                server_busy = serve_server() == kBatch;
+                const size_t got = serve_server();
+                handled += got;
+                server_busy = got == kBatch;
                 more |= server_busy;
             }
             for (size_t i = 0; i < busy.size() && i < tracker_.ports().size(); ++i) {
                 if (!busy[i]) continue;
-                busy[i] = serve_port(i) == kBatch;
+                const size_t got = serve_port(i);
+                handled += got;
+                busy[i] = got == kBatch;
                 more |= busy[i];
             }
             if (!more) break;
         }
+        hold_until = coalescer.after_wake(now_, handled);
         if (now_ >= next_resync || (tracker_.next_retry_ns() && tracker_.next_retry_ns() <= now_)) {
-            tracker_.sync_all(now_);
+            const auto all = capture::list_interfaces();
+            follow_globs(all);
+            tracker_.sync_all(now_, &all);
             after_sync();
             next_resync = now_ + kResyncInterval;
         }
@@ -815,6 +956,10 @@ int RelayDaemon::run() {
 
 int run_daemon(DaemonOptions opt) {
     if (opt.fixed_link_address.size() != opt.engine.ports.size()) opt.fixed_link_address.resize(opt.engine.ports.size());
+    if (opt.engine.ports.empty() && opt.client_globs.empty()) {
+        spdlog::error("no client interface");
+        return 2;
+    }
     RelayDaemon d(std::move(opt));
     return d.run();
 }

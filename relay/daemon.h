@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "relay/engine.h"
@@ -19,6 +20,11 @@ namespace regrelay::relay {
 struct DaemonOptions {
     Config engine;                       // ports named; link_address set where configured
     std::vector<bool> fixed_link_address;  // per port: --link-address given (not followed)
+    // --client-iface patterns (fnmatch, e.g. 'eth0.*'): every interface matching one is a client
+    // interface while it exists (added and removed at run time); engine.ports holds the names.
+    std::vector<std::string> client_globs;
+    // --link-address IF=ADDR for interfaces that only a glob names.
+    std::vector<std::pair<std::string, Ip6Addr>> glob_link_addresses;
     std::string upstream_iface;          // for the ff05::1:3 multicast; may be empty with --server
     std::string write_path;              // --write: a pcap of what is received and sent
     std::string trail_path;              // --trail: the registration trail (obs/trail.h)
