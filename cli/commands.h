@@ -9,5 +9,9 @@ int relay_main(int argc, char** argv);
 int replay_main(int argc, char** argv);
 int snoop_main(int argc, char** argv);
 int trail_main(int argc, char** argv);
+int dns_view_main(int argc, char** argv);
+int registrar_main(int argc, char** argv);
+int who_had_main(int argc, char** argv);
+int history_main(int argc, char** argv);
 
 }  // namespace regrelay::cli

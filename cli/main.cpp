@@ -23,6 +23,10 @@ constexpr const char* kUsage =
     "  snoop    lightweight relay agent (RFC 6221) for a Linux bridge or switch\n"
     "  decode   print the DHCPv6 packets of a pcap file or a live interface\n"
     "  trail    which MAC had an address (at a time): query a --trail file\n"
+    "  dns-view serve AAAA/PTR and BNAME records from a configuration (the registrar's DNS view)\n"
+    "  registrar  RFC 9686 address registration server (ADDR-REG-INFORM only), SQLite history\n"
+    "  who-had  who held an address (at a time): query the registrar's database\n"
+    "  history  registration events of a MAC, DUID or prefix from the registrar's database\n"
     "\n"
     "options:\n"
     "  -V, --version  print the version and the libraries regrelay was built with\n"
@@ -89,6 +93,10 @@ int main(int argc, char** argv) {
     if (cmd == "replay") return regrelay::cli::replay_main(argc - 1, argv + 1);
     if (cmd == "snoop") return regrelay::cli::snoop_main(argc - 1, argv + 1);
     if (cmd == "trail") return regrelay::cli::trail_main(argc - 1, argv + 1);
+    if (cmd == "dns-view") return regrelay::cli::dns_view_main(argc - 1, argv + 1);
+    if (cmd == "registrar") return regrelay::cli::registrar_main(argc - 1, argv + 1);
+    if (cmd == "who-had") return regrelay::cli::who_had_main(argc - 1, argv + 1);
+    if (cmd == "history") return regrelay::cli::history_main(argc - 1, argv + 1);
     std::fprintf(stderr, "regrelay: unknown command '%s' (see 'regrelay --help')\n", argv[1]);
     return 2;
 }

@@ -36,7 +36,7 @@ contains() {  # contains CANDIDATE WORD...
     if [[ $got != *" $c "* ]]; then echo "FAIL ($MODE): '$*' -> '$got', want it to contain '$c'"; fail=1; fi
 }
 
-expect "relay replay" regrelay re
+expect "registrar relay replay" regrelay re
 expect "snoop" regrelay sn
 expect "--version" regrelay --v
 for c in relay replay snoop decode -V --help; do contains "$c" regrelay ""; done

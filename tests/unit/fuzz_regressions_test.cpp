@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fuzz/exercise.h"
+#include "fuzz/exercise_dns.h"
 
 namespace fs = std::filesystem;
 namespace rf = regrelay::fuzz;
@@ -27,6 +28,7 @@ struct Target {
 const Target kTargets[] = {
     {"fuzz_dhcp6", rf::exercise_dhcp6},
     {"fuzz_frame", rf::exercise_frame},
+    {"fuzz_dns", rf::exercise_dns},
 };
 
 const fs::path kFuzzDir = fs::path(REGRELAY_SOURCE_DIR) / "fuzz";
