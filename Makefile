@@ -7,7 +7,7 @@ BUILD_O3   ?= build-o3
 FUZZ_SECONDS ?= 30
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build build-asan build-fuzz build-o3 test test-fast test-package deb demo fuzz fuzz-smoke bench clean
+.PHONY: all deps build build-asan build-fuzz build-o3 test test-fast test-vm test-package deb demo fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -46,6 +46,12 @@ test: build build-asan build-fuzz build-o3
 # Only the normal build's tests (quick local loop).
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure
+
+# Only the VM test (tests/vm.cmake, docs/vm-test.md): a VLAN-filtering bridge in a QEMU VM booting
+# Debian's kernel, about 4.5 minutes under TCG emulation (root only, else skipped). `make test` runs
+# it too, in the normal build's ctest pass.
+test-vm: build
+	ctest --test-dir $(BUILD) -L vm --output-on-failure
 
 # The Debian package test (tests/package_test.py; root only, else skipped): builds the package
 # unless dist/ has one newer than the sources, installs it with dpkg, runs the installed binary
