@@ -400,8 +400,8 @@ class Demo:
              f"source, Interface-ID \"{SW_PORT}\" (18), the client's MAC (option 79)"),
             ("hop 3  router -> server", to_srv,
              f"the relay wrapped the LDRA's Relay-forward in a second level: hop 1, no option 79 (the LDRA's is "
-             f"inside); link-address {ROUTER_LAN} when the LDRA's source is link-local (dhclient), :: with "
-             f"Interface-ID \"{R_LAN}\" when it is global (regclient). Each goes to {KEA_ADDR} (Kea) and to "
+             f"inside); link-address {ROUTER_LAN} whether the LDRA's source is link-local (dhclient) or global "
+             f"(regclient): the LDRA's level names no link (docs/relay.md). Each goes to {KEA_ADDR} (Kea) and to "
              f"{REG_ADDR} (regserver)"),
             ("hop 4  server -> router", from_srv,
              "Kea answers the lease messages, regserver the registration; each ignores the other's. A Relay-reply "

@@ -286,14 +286,15 @@ def group_snoop(c, lab, binary):
     t.start_relay()
     rc, out = run_client(lab, t.cli, t.c_if)
     sent = check_registered(c, rc, out, 1, "snoop+relay")
-    check_binding(c, t.server, sent, t.client_mac, "snoop+relay", levels=2, link="-", ifid=t.swc_if)
+    check_binding(c, t.server, sent, t.client_mac, "snoop+relay", levels=2, link=LINK, ifid=t.swc_if)
     text = read(t.server.bindings)
     lv = events(text, "level")
     if c.eq(len(lv), 2, "server logged both relay levels"):
         outer, inner = lv
         c.eq((outer.get("hop"), outer.get("link"), outer.get("peer"), outer.get("interface-id"), outer.get("mac")),
-             ("1", "::", CLIENT, t.rd_if, "-"),
-             "router level: hop 1, link-address ::, peer = the client (the LDRA's source), Interface-ID, no option 79")
+             ("1", LINK, CLIENT, "-", "-"),
+             "router level: hop 1, link-address = its own (the LDRA's level names no link: docs/relay.md), "
+             "peer = the client (the LDRA's source), no Interface-ID, no option 79")
         c.eq((inner.get("hop"), inner.get("link"), inner.get("peer"), inner.get("interface-id"), inner.get("mac")),
              ("0", "::", CLIENT, t.swc_if, mac_text(t.client_mac)),
              "LDRA level: hop 0, link-address ::, peer = the client, Interface-ID = switch port, option 79 = client MAC")
