@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -117,6 +118,12 @@ void sleep_until_ns(uint64_t deadline_ns) {
     timespec ts{time_t(deadline_ns / 1000000000), long(deadline_ns % 1000000000)};
     while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
     }
+}
+
+int ring_bytes_per_port(size_t ports) {
+    constexpr size_t kMax = size_t(8) << 20, kMin = size_t(1) << 20, kBudget = size_t(64) << 20;
+    if (ports == 0) return int(kMax);
+    return int(std::clamp(kBudget / ports, kMin, kMax));
 }
 
 std::unique_ptr<PacketSource> open_live(const std::string& iface, const LiveOptions& opt, std::string& err) {

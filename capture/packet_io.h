@@ -98,6 +98,11 @@ void sleep_until_ns(uint64_t deadline_ns);
 
 // Opens a live capture. Returns null and sets `err` to one line on failure.
 std::unique_ptr<PacketSource> open_live(const std::string& iface, const LiveOptions& opt, std::string& err);
+// The capture ring for each of `ports` captures in one process: 8 MiB each up to 8 ports, then a
+// 64 MiB budget shared among them, never under 1 MiB (about 500 frames of 1500-byte MTU). A ring
+// is mapped into the process and counts in its RSS once the kernel fills it: 64 relay interfaces
+// at 8 MiB each held 691 MB; a DHCPv6 port needs a burst's room, not a flood's.
+int ring_bytes_per_port(size_t ports);
 // Opens a pcap (or pcapng) file, nanosecond precision. Returns null and sets `err` on failure.
 std::unique_ptr<PacketSource> open_file(const std::string& path, std::string& err);
 

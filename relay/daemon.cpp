@@ -265,6 +265,7 @@ void RelayDaemon::write_trail(const Actions& a, const std::optional<uint16_t>& v
 bool RelayDaemon::open_port(size_t idx, capture::LivePort& p, const capture::Interface& itf, std::string& err) {
     capture::LiveOptions lo;
     lo.filter = client_filter();
+    lo.buffer_bytes = capture::ring_bytes_per_port(engine_->config().ports.size());
     lo.timeout_ms = 10;
     lo.nonblocking = true;
     p.src = capture::open_live(p.name, lo, err);

@@ -419,3 +419,12 @@ TEST(WakeCoalescer, SleepUntilWaitsForTheDeadline) {
     EXPECT_GE(regrelay::capture::monotonic_ns(), t0 + 2000000);
     regrelay::capture::sleep_until_ns(t0);  // a deadline in the past returns at once
 }
+
+TEST(RingBytes, EightMiBUpToEightPortsThenABudgetWithAFloor) {
+    EXPECT_EQ(regrelay::capture::ring_bytes_per_port(1), 8 << 20);
+    EXPECT_EQ(regrelay::capture::ring_bytes_per_port(8), 8 << 20);
+    EXPECT_EQ(regrelay::capture::ring_bytes_per_port(16), 4 << 20);
+    EXPECT_EQ(regrelay::capture::ring_bytes_per_port(64), 1 << 20);
+    EXPECT_EQ(regrelay::capture::ring_bytes_per_port(200), 1 << 20);
+    EXPECT_EQ(regrelay::capture::ring_bytes_per_port(0), 8 << 20);
+}
