@@ -30,8 +30,10 @@ set(_rr_deploy ${CMAKE_SOURCE_DIR}/deploy)
 install(TARGETS regrelay RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 
 # Commented example configurations (Debian: conffiles). regrelay-relay@NAME.service reads
-# /etc/regrelay/relay-NAME.conf, regrelay-snoop@NAME.service /etc/regrelay/snoop-NAME.conf.
+# /etc/regrelay/relay-NAME.conf, regrelay-snoop@NAME.service /etc/regrelay/snoop-NAME.conf,
+# regrelay-registrar@NAME.service /etc/regrelay/registrar-NAME.conf.
 install(FILES ${_rr_deploy}/examples/relay-example.conf ${_rr_deploy}/examples/snoop-example.conf
+              ${_rr_deploy}/examples/registrar-example.conf
         DESTINATION ${_rr_sysconfdir}/regrelay)
 
 # Log rotation of /var/log/regrelay/*.pcap and *.json (the daemons reopen on SIGHUP).
@@ -43,7 +45,8 @@ install(FILES ${_rr_deploy}/sysusers/regrelay.conf DESTINATION ${REGRELAY_SYSUSE
 # The nftables rules of `regrelay snoop --install-filters`, for reading and for use by hand.
 install(FILES ${_rr_deploy}/snoop-filters.nft DESTINATION ${CMAKE_INSTALL_DATADIR}/regrelay)
 
-# systemd units (deploy/systemd/): regrelay-relay@.service, regrelay-snoop@.service.
+# systemd units (deploy/systemd/): regrelay-relay@.service, regrelay-snoop@.service,
+# regrelay-registrar@.service.
 file(GLOB _rr_units CONFIGURE_DEPENDS ${_rr_deploy}/systemd/*.service)
 if(_rr_units)
   install(FILES ${_rr_units} DESTINATION ${REGRELAY_SYSTEMD_UNITDIR})

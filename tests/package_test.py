@@ -141,6 +141,7 @@ def check_lintian(c, changes):
 def expected_paths(src):
     """Paths the package must install, from what the source tree has."""
     want = [BINARY, "/etc/regrelay/relay-example.conf", "/etc/regrelay/snoop-example.conf",
+            "/etc/regrelay/registrar-example.conf",
             "/etc/logrotate.d/regrelay", "/usr/lib/sysusers.d/regrelay.conf", "/usr/share/regrelay/snoop-filters.nft"]
     units = [os.path.basename(u) for u in glob.glob(os.path.join(src, "deploy/systemd/*.service"))]
     if os.path.exists(os.path.join(src, "deploy/bash-completion/regrelay")):
@@ -194,8 +195,9 @@ def check_installed(c, src, files):
 
     r = sh(["dpkg-query", "-W", "-f=${Conffiles}", PKG], check=True)
     conffiles = sorted(ln.split()[0] for ln in r.stdout.splitlines() if ln.strip())
-    c.eq(conffiles, ["/etc/logrotate.d/regrelay", "/etc/regrelay/relay-example.conf",
-                     "/etc/regrelay/snoop-example.conf"], "conffiles: the examples and the logrotate file")
+    c.eq(conffiles, ["/etc/logrotate.d/regrelay", "/etc/regrelay/registrar-example.conf",
+                     "/etc/regrelay/relay-example.conf", "/etc/regrelay/snoop-example.conf"],
+         "conffiles: the examples and the logrotate file")
     c.eq(sorted(p for p in files if p.startswith("/etc/") and os.path.isfile(p)), conffiles,
          "every file under /etc is a conffile")
 
@@ -208,7 +210,8 @@ def check_installed(c, src, files):
         c.check(False, "dpkg -i creates the regrelay user")
 
     # The examples document every option (commented out), so a new option needs its line there.
-    for cmd, example in (("relay", "/etc/regrelay/relay-example.conf"), ("snoop", "/etc/regrelay/snoop-example.conf")):
+    for cmd, example in (("relay", "/etc/regrelay/relay-example.conf"), ("snoop", "/etc/regrelay/snoop-example.conf"),
+                         ("registrar", "/etc/regrelay/registrar-example.conf")):
         helptext = sh([BINARY, cmd, "--help"]).stdout
         options = sorted(set(re.findall(r"^\s+(?:-\w \[ )?--([a-z][a-z0-9-]*)", helptext, re.M)) - {"help", "config"})
         text = open(example).read()
@@ -311,6 +314,7 @@ def cmake_install(src, build):
         rel = {BINARY: f"{prefix}/sbin/regrelay",
                "/etc/regrelay/relay-example.conf": f"{etc}/regrelay/relay-example.conf",
                "/etc/regrelay/snoop-example.conf": f"{etc}/regrelay/snoop-example.conf",
+               "/etc/regrelay/registrar-example.conf": f"{etc}/regrelay/registrar-example.conf",
                "/etc/logrotate.d/regrelay": f"{etc}/logrotate.d/regrelay",
                "/usr/lib/sysusers.d/regrelay.conf": f"{prefix}/lib/sysusers.d/regrelay.conf",
                "/usr/share/regrelay/snoop-filters.nft": f"{prefix}/share/regrelay/snoop-filters.nft",

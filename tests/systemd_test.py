@@ -79,6 +79,9 @@ UNIT = {
               "caps": {"CAP_NET_RAW", "CAP_NET_ADMIN"},
               # libnet_init checks a device with an AF_INET ioctl socket (SIOCGIFFLAGS).
               "families": {"AF_INET", "AF_INET6", "AF_PACKET", "AF_NETLINK", "AF_UNIX"}},
+    "registrar": {"file": "regrelay-registrar@.service", "instance": "regrelay-registrar@site.service",
+                  "conf": "registrar-%i.conf", "caps": {"CAP_NET_BIND_SERVICE"},
+                  "families": {"AF_INET6", "AF_NETLINK", "AF_UNIX"}},
 }
 
 Checks = lib.Checks
