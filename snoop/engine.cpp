@@ -250,7 +250,11 @@ Engine::Engine(Config cfg)
         // As before VLANs: a port without VLANs shows its Interface-ID in its Port.
         if (!p.vlans.any() && p.vlan_interface_ids.empty()) p.interface_id = ids_[i].front().id;
     }
-    std::stable_sort(reverse_.begin(), reverse_.end(), [](const Reverse& a, const Reverse& b) { return a.id < b.id; });
+    // By id, then port and VLAN: of two alike the first port gets the replies. (std::sort with a
+    // tiebreak, not std::stable_sort: its temporary buffer trips ASan with GCC 12.)
+    std::sort(reverse_.begin(), reverse_.end(), [](const Reverse& a, const Reverse& b) {
+        return a.id != b.id ? a.id < b.id : a.port != b.port ? a.port < b.port : a.vlan < b.vlan;
+    });
 }
 
 const std::vector<uint8_t>* Engine::interface_id(int port, uint16_t vlan) const {
