@@ -1,11 +1,14 @@
 // `regrelay snoop`: the RFC 6221 lightweight relay agent on a bridge or switch.
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
 #include <spdlog/spdlog.h>
 #include <random>
 
+#include "capture/live_ports.h"
 #include "capture/netif.h"
+#include "capture/netlink.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "obs/metrics.h"
@@ -22,9 +25,11 @@ namespace {
 // Throws UsageError. Returns 1 to run, 0 after --help or --print-filters.
 int snoop_options(int argc, char** argv, bool first, snoop::DaemonOptions& opt) {
     std::vector<std::string> client_ports, trusted_ports;
-    std::string uplink, write, log_level = "info", config, user, metrics_listen;
+    std::string uplink, bridge, write, log_level = "info", config, user, metrics_listen;
     std::string log_format = "text", trail;
     std::string rate_limit_mac, rate_limit_port, rate_limit_log;  // flood limits, RATE[/BURST]
+    std::vector<std::string> port_vlans, interface_ids;  // PORT=SPEC, PORT[/VLAN]=STRING
+    std::string interface_id_format;
     size_t mac_table_size = limits::Config{}.mac_table_size;
     po::options_description desc(
         "usage: regrelay snoop --client-port IF [--client-port IF ...] --uplink IF [--trusted-port IF ...]\n\n"
@@ -34,8 +39,20 @@ int snoop_options(int argc, char** argv, bool first, snoop::DaemonOptions& opt) 
     desc.add_options()
         ("client-port", po::value(&client_ports)->composing(), "untrusted client-facing port (repeatable)")
         ("uplink", po::value(&uplink), "trusted port toward the DHCPv6 relay or server")
+        ("bridge", po::value(&bridge),
+         "BRIDGE: every other port of this bridge is a client port, followed as ports join and leave; "
+         "VLANs from its VLAN table where a port has no --port-vlan")
         ("trusted-port", po::value(&trusted_ports)->composing(), "another trusted port (repeatable)")
         ("no-client-link-layer", "do not add option 79 (Client Link-Layer Address)")
+        ("port-vlan", po::value(&port_vlans)->composing(),
+         "PORT=VLANS: the port's 802.1Q membership (repeatable): 10 access (PVID 10, untagged), "
+         "10,20,30 or 20t tagged (trunk), 10u,20-29 native VLAN 10 and 20-29 tagged, none")
+        ("interface-id", po::value(&interface_ids)->composing(),
+         "PORT=STRING or PORT/VLAN=STRING: the Interface-ID of the port (in that VLAN), e.g. a circuit-id "
+         "sw1/0/3; {port} {vlan} expand (repeatable)")
+        ("interface-id-format", po::value(&interface_id_format),
+         "the Interface-ID of every other port: {port} the port name, {vlan} the VLAN ID "
+         "(default {port} without VLANs, {port}.{vlan} in a VLAN)")
         ("rate-limit-mac", po::value(&rate_limit_mac),
          "RATE[/BURST]: client messages per second per client MAC and port (default 20/100; 0 off)")
         ("rate-limit-port", po::value(&rate_limit_port),
@@ -61,10 +78,28 @@ int snoop_options(int argc, char** argv, bool first, snoop::DaemonOptions& opt) 
     try {
         po::variables_map vm;
         if (!parse_args(argc, argv, desc, vm, origins)) return 0;
-        if (client_ports.empty()) fail("client-port", "is required: name at least one client-facing port");
+        if (client_ports.empty() && bridge.empty())
+            fail("client-port", "is required: name at least one client-facing port (or --bridge)");
         if (uplink.empty()) fail("uplink", "is required: the port toward the DHCPv6 relay or server");
+        if (!bridge.empty() && (bridge.size() > 15 || bridge.find_first_of("/ \t") != std::string::npos))
+            fail("bridge", "'" + bridge + "': not an interface name", bridge);
+        if (bridge == uplink && !bridge.empty()) fail("bridge", "'" + bridge + "': is the uplink, not a bridge", bridge);
         if (vm.count("print-filters")) {
-            std::cout << snoop::filter_ruleset({client_ports, trusted_ports, uplink});
+            std::vector<std::string> clients = client_ports;
+            if (!bridge.empty()) {
+                // The bridge's ports as they are now.
+                capture::PortSelection sel;
+                sel.names = client_ports;
+                sel.bridge = bridge;
+                sel.exclude = trusted_ports;
+                sel.exclude.push_back(uplink);
+                std::vector<capture::BridgePort> bp;
+                std::string err;
+                if (!capture::dump_bridge_ports(bp, err)) fail("bridge", err);
+                clients = capture::select_ports(sel, capture::list_interfaces(), bp);
+                if (clients.empty()) fail("bridge", "'" + bridge + "': has no client port now", bridge);
+            }
+            std::cout << snoop::filter_ruleset({clients, trusted_ports, uplink});
             return 0;
         }
         if (first) setup_logging(log_level, log_format);
@@ -87,6 +122,49 @@ int snoop_options(int argc, char** argv, bool first, snoop::DaemonOptions& opt) 
         add("uplink", uplink, snoop::Role::kUplink);
         for (const auto& n : trusted_ports) add("trusted-port", n, snoop::Role::kTrusted);
         opt.engine.client_link_layer = vm.count("no-client-link-layer") == 0;
+        // VLANs and Interface-IDs (docs/snoop.md, "VLANs").
+        auto port_named = [&](const char* o, const std::string& item, const std::string& name) -> snoop::Port& {
+            for (auto& p : opt.engine.ports)
+                if (p.name == name) return p;
+            fail(o, "'" + item + "': " + name + " is not a --client-port, --uplink or --trusted-port", item);
+        };
+        std::vector<std::string> vlan_ports;
+        for (const auto& item : port_vlans) {
+            const size_t eq = item.find('=');
+            if (eq == std::string::npos) fail("port-vlan", "'" + item + "': expected PORT=VLANS, e.g. p1=10", item);
+            snoop::Port& p = port_named("port-vlan", item, item.substr(0, eq));
+            if (std::find(vlan_ports.begin(), vlan_ports.end(), p.name) != vlan_ports.end())
+                fail("port-vlan", "'" + item + "': " + p.name + " already has its VLANs", item);
+            vlan_ports.push_back(p.name);
+            std::string why;
+            auto v = snoop::parse_port_vlans(std::string_view(item).substr(eq + 1), why);
+            if (!v) fail("port-vlan", "'" + item + "': " + why, item);
+            p.vlans = *v;
+        }
+        for (const auto& item : interface_ids) {
+            const size_t eq = item.find('=');
+            if (eq == std::string::npos || eq + 1 == item.size())
+                fail("interface-id", "'" + item + "': expected PORT=STRING or PORT/VLAN=STRING", item);
+            const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+            const size_t slash = key.find('/');
+            snoop::Port& p = port_named("interface-id", item, key.substr(0, slash));
+            std::vector<uint8_t> bytes(value.begin(), value.end());
+            if (slash == std::string::npos) {
+                if (!p.interface_id.empty()) fail("interface-id", "'" + item + "': " + p.name + " already has one", item);
+                p.interface_id = std::move(bytes);
+                continue;
+            }
+            std::string why;
+            auto v = snoop::parse_port_vlans(key.substr(slash + 1), why);
+            if (!v || !v->pvid || v->trunk())
+                fail("interface-id", "'" + item + "': " + key.substr(slash + 1) + " is not one VLAN ID", item);
+            for (const auto& [vid, s] : p.vlan_interface_ids)
+                if (vid == v->pvid) fail("interface-id", "'" + item + "': " + key + " already has one", item);
+            p.vlan_interface_ids.emplace_back(v->pvid, std::move(bytes));
+        }
+        opt.engine.interface_id_format = interface_id_format;
+        if (std::string why; !snoop::Engine::check(opt.engine, why))
+            fail(interface_ids.empty() && interface_id_format.empty() ? "port-vlan" : "interface-id", why);
         // Flood limits (docs/snoop.md, "Flood limits"); the per-MAC table's hash seed is random.
         auto rate = [](const char* o, const std::string& text, limits::Rate& r) {
             if (text.empty()) return;
@@ -103,6 +181,7 @@ int snoop_options(int argc, char** argv, bool first, snoop::DaemonOptions& opt) 
         opt.engine.limits.seed = uint64_t(std::random_device{}()) << 32 | std::random_device{}();
         opt.engine.verify_udp_checksum = false;  // offloaded checksums on veth/tap (see relay/engine.h)
         opt.install_filters = vm.count("install-filters") > 0;
+        opt.bridge = bridge;
         opt.write_path = write;
         opt.trail_path = trail;
         opt.log_format = log_format;

@@ -100,6 +100,9 @@ namespace {
 constexpr uint64_t kSecond = 1000000000;
 constexpr uint64_t kResyncInterval = 30 * kSecond;
 constexpr int kMaxRounds = 16;
+// Under load the loop sleeps this long between wake-ups and takes what came meanwhile in one go
+// (capture::WakeCoalescer, as in relay mode): fewer, fuller wake-ups; a frame waits at most this.
+constexpr uint64_t kHoldNs = 500000;
 
 class SnoopDaemon {
 public:
@@ -110,6 +113,11 @@ public:
                                        std::string& e) { return open_port(idx, p, i, e); },
                                 nullptr}) {}
     int run();
+    // Replaces the VLAN membership of the ports named (the others keep theirs), e.g. from the
+    // bridge's VLAN table: the engine is rebuilt as on reload, counters adopted, each change
+    // logged. False and `err` when the result is unusable (Engine::check): the running engine
+    // is kept. A SIGHUP reload starts again from --port-vlan (call this again after it).
+    [[maybe_unused]] bool set_port_vlans(const std::vector<std::pair<std::string, PortVlans>>& vlans, std::string& err);
 
 private:
     bool open_port(size_t idx, capture::LivePort& p, const capture::Interface& itf, std::string& err);
@@ -120,6 +128,27 @@ private:
     int metrics_tick(int timeout_ms);
     void publish_metrics();
     bool take_locks(const Config& cfg, std::string& err);
+    // --bridge: the client ports now (named ones, then every other port of the bridge) and the
+    // bridge's VLAN table; set_ports brings the engine, tracker, locks and filters to them.
+    struct Wanted {
+        std::vector<std::string> clients;
+        std::vector<capture::BridgePort> bridge_ports;
+        std::vector<capture::Interface> present;  // the list the clients were chosen from
+    };
+    Wanted wanted_ports();
+    void set_ports(const Wanted& w);
+    bool follow_bridge(const Wanted& w);  // set_ports when the bridge's ports or VLANs changed
+    // Without --bridge: named ports that are ports of a VLAN-filtering bridge take their VLANs
+    // from its table (set_port_vlans) unless --port-vlan names them.
+    void follow_kernel_vlans();
+    bool vlan_configured(const std::string& name) const {
+        return std::find(vlan_configured_.begin(), vlan_configured_.end(), name) != vlan_configured_.end();
+    }
+    void note_configured_vlans() {
+        vlan_configured_.clear();
+        for (const auto& p : opt_.engine.ports)
+            if (p.vlans.any()) vlan_configured_.push_back(p.name);
+    }
     void reload();
     bool open_write(std::string& err);
     // The trail record of a frame that was injected (obs/trail.h); `in` is the frame received.
@@ -143,7 +172,182 @@ private:
     uint64_t now_ = 0;
     Actions a_;
     obs::TrailWriter trail_;  // --trail
+    capture::PortSelection sel_;  // --client-port names, --bridge, the uplink and trusted ports excluded
+    // The kernel's VLANs per port as last applied (ports without --port-vlan, with --bridge).
+    std::vector<std::pair<std::string, std::vector<capture::BridgeVlan>>> kernel_vlans_;
+    std::vector<std::string> lock_failed_;
+    std::vector<std::string> vlan_configured_;  // ports --port-vlan names: the kernel's table does not apply
 };
+
+void SnoopDaemon::follow_kernel_vlans() {
+    std::vector<capture::BridgePort> bp;
+    std::string err;
+    if (!capture::dump_bridge_ports(bp, err)) {
+        spdlog::error("reading the bridges' VLAN tables: {}", err);
+        return;
+    }
+    std::vector<std::pair<std::string, PortVlans>> next;
+    std::vector<std::pair<std::string, std::vector<capture::BridgeVlan>>> kvl;
+    for (const auto& p : opt_.engine.ports) {
+        if (vlan_configured(p.name)) continue;  // every role: a trunk uplink tags from the table too
+        const capture::BridgePort* b = nullptr;
+        for (const auto& x : bp)
+            if (x.name == p.name && x.has_vlans) b = &x;
+        const bool had = std::any_of(kernel_vlans_.begin(), kernel_vlans_.end(), [&](const auto& kv) { return kv.first == p.name; });
+        if (!b) {
+            if (had) next.emplace_back(p.name, PortVlans{});  // left the bridge, or its VLANs are gone
+            continue;
+        }
+        const capture::PortVlanTable t = capture::summarize_vlans(b->vlans);
+        PortVlans v;
+        v.pvid = t.pvid;
+        v.tagged = t.tagged;
+        next.emplace_back(p.name, v);
+        kvl.emplace_back(p.name, b->vlans);
+    }
+    if (next.empty() && kernel_vlans_.empty()) return;
+    if (!set_port_vlans(next, err)) {
+        spdlog::error("the bridge's VLAN table: {}; keeping the ports' VLANs as they were", err);
+        return;
+    }
+    kernel_vlans_ = std::move(kvl);
+}
+
+SnoopDaemon::Wanted SnoopDaemon::wanted_ports() {
+    Wanted w;
+    if (!sel_.dynamic()) {
+        w.clients = sel_.names;
+        return w;
+    }
+    std::string err;
+    if (!capture::dump_bridge_ports(w.bridge_ports, err)) spdlog::error("--bridge {}: {}", sel_.bridge, err);
+    w.present = capture::list_interfaces();
+    w.clients = capture::select_ports(sel_, w.present, w.bridge_ports);
+    return w;
+}
+
+bool SnoopDaemon::follow_bridge(const Wanted& w) {
+    if (!sel_.dynamic()) return false;
+    std::vector<std::string> have;
+    for (const auto& p : engine_->config().ports)
+        if (p.role == Role::kClient) have.push_back(p.name);
+    std::vector<std::string> want = w.clients;
+    std::erase_if(want, [&](const std::string& n) {
+        return std::find(lock_failed_.begin(), lock_failed_.end(), n) != lock_failed_.end() &&
+               !locks_.holds("snoop", n);
+    });
+    bool same = want == have;
+    if (same)  // the VLAN table too
+        for (const auto& [name, vlans] : kernel_vlans_)
+            for (const auto& bp : w.bridge_ports)
+                if (bp.name == name && bp.vlans != vlans) same = false;
+    if (same)
+        for (const auto& bp : w.bridge_ports)
+            if (bp.has_vlans && !vlan_configured(bp.name) &&
+                std::any_of(engine_->config().ports.begin(), engine_->config().ports.end(),
+                            [&](const Port& p) { return p.name == bp.name; }) &&
+                std::none_of(kernel_vlans_.begin(), kernel_vlans_.end(), [&](const auto& kv) { return kv.first == bp.name; }))
+                same = false;
+    if (same) return false;
+    set_ports(w);
+    return true;
+}
+
+void SnoopDaemon::set_ports(const Wanted& w) {
+    std::vector<std::string> before;
+    for (const auto& p : engine_->config().ports)
+        if (p.role == Role::kClient) before.push_back(p.name);
+    auto named = [&](const std::string& n) {
+        for (const auto& p : opt_.engine.ports)
+            if (p.name == n) return true;
+        return false;
+    };
+    std::vector<std::string> kept;
+    for (const auto& n : w.clients) {
+        if (!named(n) && !locks_.holds("snoop", n)) {
+            std::string err;
+            if (!locks_.acquire("snoop", n, err)) {
+                if (std::find(lock_failed_.begin(), lock_failed_.end(), n) == lock_failed_.end()) {
+                    obs::log_event(spdlog::level::warn, "port_skipped", {{"interface", n}, {"error", err}},
+                                   fmt::format("port {}: on bridge {} but {}; not snooped", n, sel_.bridge, err));
+                    lock_failed_.push_back(n);
+                }
+                continue;
+            }
+        }
+        kept.push_back(n);
+    }
+    std::erase_if(lock_failed_, [&](const std::string& n) {
+        return std::find(w.clients.begin(), w.clients.end(), n) == w.clients.end();
+    });
+    for (const auto& b : before)
+        if (!named(b) && std::find(kept.begin(), kept.end(), b) == kept.end()) locks_.release("snoop", b);
+    capture::log_port_diff("snoop", sel_, capture::diff_ports(before, kept));
+
+    Config cfg = opt_.engine;
+    cfg.ports.clear();
+    std::vector<std::pair<std::string, std::vector<capture::BridgeVlan>>> kvl;
+    for (const auto& n : kept) {
+        Port p;
+        p.name = n;
+        p.role = Role::kClient;
+        for (const auto& q : opt_.engine.ports)
+            if (q.name == n) p = q;
+        cfg.ports.push_back(std::move(p));
+    }
+    for (const auto& q : opt_.engine.ports)
+        if (q.role != Role::kClient) cfg.ports.push_back(q);
+    // The bridge's VLAN table where the kernel has one, for every port: the client ports and the
+    // uplink too (a trunk uplink must tag each client's Relay-forward with its VLAN). A configured
+    // --port-vlan wins.
+    for (auto& p : cfg.ports) {
+        const std::string& n = p.name;
+        if (!vlan_configured(n))
+            for (const auto& bp : w.bridge_ports)
+                if (bp.name == n && bp.has_vlans) {
+                    const capture::PortVlanTable t = capture::summarize_vlans(bp.vlans);
+                    p.vlans.pvid = t.pvid;
+                    p.vlans.tagged = t.tagged;
+                    kvl.emplace_back(n, bp.vlans);
+                    auto old = std::find_if(kernel_vlans_.begin(), kernel_vlans_.end(),
+                                            [&](const auto& kv) { return kv.first == n; });
+                    if (old == kernel_vlans_.end() || old->second != bp.vlans)
+                        obs::log_event(spdlog::level::info, "port_vlans",
+                                       {{"interface", n}, {"bridge", sel_.bridge}, {"vlans", port_vlans_text(p.vlans)}},
+                                       fmt::format("port {}: VLANs from bridge {}: {} ({})", n, sel_.bridge,
+                                                   capture::describe_vlans(bp.vlans), port_vlans_text(p.vlans)));
+                }
+    }
+    kernel_vlans_ = std::move(kvl);
+    std::string err;
+    if (!Engine::check(cfg, err)) {
+        // The kernel's table gave two ports one Interface-ID or similar: keep the ports without
+        // the kernel's VLANs rather than run an engine that cannot map replies back.
+        spdlog::error("--bridge {}: {}; not using the bridge's VLAN table", sel_.bridge, err);
+        for (auto& p : cfg.ports)
+            if (std::any_of(kernel_vlans_.begin(), kernel_vlans_.end(), [&](const auto& kv) { return kv.first == p.name; }))
+                p.vlans = {};
+    }
+    const FilterPorts fbefore = FilterPorts::of(engine_->config());
+    auto e = std::make_unique<Engine>(cfg);
+    e->adopt_counters(*engine_);
+    engine_ = std::move(e);
+    engine_->advance(now_);
+    const FilterPorts fafter = FilterPorts::of(engine_->config());
+    if (opt_.install_filters && !fafter.client.empty() &&
+        (!filters_installed_ || fbefore.client != fafter.client || fbefore.trusted != fafter.trusted)) {
+        if (install_filters(fafter, err)) {
+            if (filters_installed_) spdlog::info("nftables table bridge {}: client ports updated", kFilterTable);
+            else spdlog::info("installed nftables table bridge {} for client ports", kFilterTable);
+            filters_installed_ = true;
+        } else {
+            spdlog::error("--install-filters: {}", err);
+        }
+    }
+    std::vector<std::string> names;
+    for (const auto& p : engine_->config().ports) names.push_back(p.name);
+    tracker_.set_names(names, now_, w.present.empty() ? nullptr : &w.present);
+}
 
 void SnoopDaemon::write_trail(const Actions& a, Bytes in, int linktype) {
     const Config& cfg = engine_->config();
@@ -159,8 +363,9 @@ void SnoopDaemon::write_trail(const Actions& a, Bytes in, int linktype) {
     c.port = cfg.ports[size_t(up ? a.port : a.out_port)].name;
     if (up) {
         c.mac = a.client_mac;
-        frame::Frame f;  // the VLAN: parsed again only for what the trail records
-        if (frame::parse(in, linktype, f, false).ok() && f.n_vlans) c.vlan = f.vlan_id(0);
+        frame::Frame f;  // the VLAN: the port's (PVID included), else parsed again for the trail only
+        if (a.vlan) c.vlan = a.vlan;
+        else if (frame::parse(in, linktype, f, false).ok() && f.n_vlans) c.vlan = f.vlan_id(0);
     }
     c.peer = a.peer;
     c.xid = a.xid;
@@ -171,6 +376,7 @@ void SnoopDaemon::write_trail(const Actions& a, Bytes in, int linktype) {
 bool SnoopDaemon::open_port(size_t idx, capture::LivePort& p, const capture::Interface&, std::string& err) {
     capture::LiveOptions lo;
     lo.nonblocking = true;
+    lo.buffer_bytes = capture::ring_bytes_per_port(engine_->config().ports.size());
     lo.timeout_ms = 10;
     p.src = capture::open_live(p.name, lo, err);
     if (!p.src) {
@@ -184,8 +390,36 @@ bool SnoopDaemon::open_port(size_t idx, capture::LivePort& p, const capture::Int
         return false;
     }
     const Port& cp = engine_->config().ports[idx];
-    spdlog::info("snooping {} port {} (interface-id \"{}\")", role_name(cp.role), cp.name,
-                 std::string(cp.interface_id.begin(), cp.interface_id.end()));
+    if (cp.vlans.any()) {
+        std::string ids;
+        if (const auto* id = engine_->interface_id(int(idx), cp.vlans.pvid ? cp.vlans.pvid : cp.vlans.tagged[0]))
+            ids = std::string(id->begin(), id->end());
+        spdlog::info("snooping {} port {} (VLANs {}{}{})", role_name(cp.role), cp.name, port_vlans_text(cp.vlans),
+                     ids.empty() ? "" : ", interface-id \"", ids.empty() ? "" : ids + "\"...");
+    } else {
+        spdlog::info("snooping {} port {} (interface-id \"{}\")", role_name(cp.role), cp.name,
+                     std::string(cp.interface_id.begin(), cp.interface_id.end()));
+    }
+    return true;
+}
+
+bool SnoopDaemon::set_port_vlans(const std::vector<std::pair<std::string, PortVlans>>& vlans, std::string& err) {
+    Config next = opt_.engine;  // as configured: the engine's own copy has its Interface-IDs filled in
+    std::vector<std::string> changed;
+    for (const auto& [name, v] : vlans)
+        for (auto& p : next.ports)
+            if (p.name == name && !(p.vlans == v)) {
+                changed.push_back(name + " " + port_vlans_text(p.vlans) + " -> " + port_vlans_text(v));
+                p.vlans = v;
+            }
+    if (changed.empty()) return true;
+    if (!Engine::check(next, err)) return false;
+    opt_.engine = next;
+    auto e = std::make_unique<Engine>(std::move(next));
+    e->adopt_counters(*engine_);
+    engine_ = std::move(e);
+    engine_->advance(now_);
+    for (const auto& c : changed) spdlog::info("VLANs of port {}", c);
     return true;
 }
 
@@ -358,7 +592,20 @@ void SnoopDaemon::reload() {
             e->adopt_counters(*engine_);
             engine_ = std::move(e);
             engine_->advance(now_);
-            tracker_.set_names(names, now_);
+            sel_ = {};
+            for (const auto& p : opt_.engine.ports)
+                (p.role == Role::kClient ? sel_.names : sel_.exclude).push_back(p.name);
+            sel_.bridge = opt_.bridge;
+            note_configured_vlans();
+            kernel_vlans_.clear();
+            if (sel_.dynamic()) {
+                set_ports(wanted_ports());  // reinstalls the filters itself when the client ports changed
+                names.clear();
+                for (const auto& p : engine_->config().ports) names.push_back(p.name);
+            } else {
+                follow_kernel_vlans();
+                tracker_.set_names(names, now_);
+            }
             if (filters_changed) {
                 if (filters_installed_ && !opt_.install_filters) {
                     if (remove_filters(err)) filters_installed_ = false;
@@ -405,6 +652,10 @@ int SnoopDaemon::run() {
         return 1;
     }
     now_ = capture::monotonic_ns();
+    sel_ = {};
+    for (const auto& p : opt_.engine.ports)
+        (p.role == Role::kClient ? sel_.names : sel_.exclude).push_back(p.name);
+    sel_.bridge = opt_.bridge;
     engine_ = std::make_unique<Engine>(opt_.engine);
     engine_->advance(now_);
     if (!open_write(err)) {
@@ -412,7 +663,13 @@ int SnoopDaemon::run() {
         return 1;
     }
 
-    if (opt_.install_filters) {
+    // --bridge: the ports first (the filters name them; set_ports installs them once there is a
+    // client port).
+    note_configured_vlans();
+    if (sel_.dynamic()) set_ports(wanted_ports());
+    if (opt_.install_filters && sel_.dynamic() && FilterPorts::of(engine_->config()).client.empty()) {
+        spdlog::warn("--install-filters: bridge {} has no client port yet; installing when one joins", sel_.bridge);
+    } else if (opt_.install_filters && !filters_installed_) {
         if (!install_filters(FilterPorts::of(engine_->config()), err)) {
             spdlog::error("--install-filters: {}", err);
             return 1;
@@ -420,9 +677,13 @@ int SnoopDaemon::run() {
         filters_installed_ = true;
         spdlog::info("installed nftables table bridge {} for client ports", kFilterTable);
     }
-    std::vector<std::string> names;
-    for (const auto& p : engine_->config().ports) names.push_back(p.name);
-    tracker_.set_names(names, now_);
+    if (!sel_.dynamic()) {
+        // Named ports: captured once the filters are in place, as before --bridge.
+        follow_kernel_vlans();
+        std::vector<std::string> names;
+        for (const auto& p : engine_->config().ports) names.push_back(p.name);
+        tracker_.set_names(names, now_);
+    }
     // /metrics: bound now, served by a thread started after the drop (see relay/daemon.cpp).
     if (!opt_.metrics_listen.empty()) {
         auto la = obs::parse_listen(opt_.metrics_listen, err);
@@ -480,6 +741,8 @@ int SnoopDaemon::run() {
     std::vector<pollfd> pfds;
     std::vector<size_t> pfd_port;
     uint64_t next_resync = now_ + kResyncInterval;
+    capture::WakeCoalescer coalescer(kHoldNs);
+    uint64_t hold_until = 0;  // under load: sleep until then, then poll without blocking
     bool running = true;
     while (running) {
         pfds.clear();
@@ -498,6 +761,11 @@ int SnoopDaemon::run() {
         }
         if (metrics_) timeout = metrics_tick(timeout);
         timeout = notify_.poll_timeout_ms(capture::monotonic_ns(), timeout);
+        if (hold_until) {
+            capture::sleep_until_ns(hold_until);
+            hold_until = 0;
+            timeout = 0;
+        }
         int n = ::poll(pfds.data(), pfds.size(), timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -524,7 +792,16 @@ int SnoopDaemon::run() {
         if (pfds[1].revents & POLLIN) {
             auto ch = monitor_.drain();
             if (ch.any()) {
-                tracker_.apply(ch, now_);
+                if (sel_.dynamic()) {
+                    // Ports joining or leaving the bridge, its VLAN table; the ports are then
+                    // synced with the interface list they were chosen from.
+                    const Wanted w = wanted_ports();
+                    follow_bridge(w);
+                    tracker_.apply(ch, now_, &w.present);
+                } else {
+                    if (!ch.bridge.empty() || ch.overrun) follow_kernel_vlans();
+                    tracker_.apply(ch, now_);
+                }
                 continue;
             }
         }
@@ -541,17 +818,28 @@ int SnoopDaemon::run() {
         busy.assign(tracker_.ports().size(), false);
         for (size_t k = 2; k < pfds.size(); ++k)
             if (pfds[k].revents & POLLIN) busy[pfd_port[k - 2]] = true;
+        size_t handled = 0;
         for (int round = 0; round < kMaxRounds; ++round) {
             bool more = false;
             for (size_t i = 0; i < busy.size() && i < tracker_.ports().size(); ++i) {
                 if (!busy[i]) continue;
-                busy[i] = serve(i) == kBatch;
+                const size_t got = serve(i);
+                handled += got;
+                busy[i] = got == kBatch;
                 more |= busy[i];
             }
             if (!more) break;
         }
+        hold_until = coalescer.after_wake(now_, handled);
         if (now_ >= next_resync || (tracker_.next_retry_ns() && tracker_.next_retry_ns() <= now_)) {
-            tracker_.sync_all(now_);
+            if (sel_.dynamic()) {
+                const Wanted w = wanted_ports();
+                follow_bridge(w);
+                tracker_.sync_all(now_, &w.present);
+            } else {
+                follow_kernel_vlans();
+                tracker_.sync_all(now_);
+            }
             next_resync = now_ + kResyncInterval;
         }
         for (const auto& line : engine_->flood_report(now_))

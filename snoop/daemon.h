@@ -17,6 +17,10 @@ struct DaemonOptions {
     std::string write_path;
     std::string trail_path;           // --trail: the registration trail (obs/trail.h)
     std::string log_format = "text";  // --log-format (set up once at start; not reloaded)
+    // --bridge: every port of this bridge but the uplink and the trusted ports is a client port
+    // (followed through rtnetlink: ports joining or leaving are added and removed), and each
+    // port's VLANs come from the bridge's VLAN table where the port has no --port-vlan.
+    std::string bridge;
     bool install_filters = false;
     std::string user;               // --user (empty: regrelay, else nobody)
     std::string log_level = "info";

@@ -49,7 +49,7 @@ SNOOP_DROPS = ["bad-frame", "bad-udp-checksum", "ipv6-fragment", "not-dhcp", "tr
                "guard-relay-reply", "guard-relay-forward", "hop-limit", "malformed-relay", "too-big",
                "unknown-interface", "no-interface-id", "no-relay-message", "no-client-mac", "wrong-direction",
                "native-server-message", "not-intercepted", "uplink-not-relay-reply", "rate-limit-port",
-               "rate-limit-mac"]
+               "rate-limit-mac", "vlan-not-member", "double-tagged", "vlan-not-on-uplink", "reply-vlan-mismatch"]
 EVENTS = ["up", "down", "absent", "recreated", "readdressed", "capture_error"]
 
 

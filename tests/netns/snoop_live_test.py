@@ -273,14 +273,11 @@ def check_two_levels(c, t, got, cl, sent, src, what):
     c.eq((outer["type"], outer["hop"], outer["peer"]), (RELAY_FORW, 1, src),
          f"{what}: outer level (router): Relay-forward, hop-count 1, peer-address {src}")
     if t.router_kind == "regrelay":
-        # RFC 8415 §19.1.2: a relay's Relay-forward from a global source gets link-address :: and
-        # the receiving interface's Interface-ID; from a link-local one, the link's address.
-        if src.startswith("fe80"):
-            c.eq((outer["link"], find_opts(outer["options"], OPT_INTERFACE_ID)), (ROUTER_LINK, []),
-                 f"{what}: outer link-address {ROUTER_LINK}, no Interface-ID")
-        else:
-            c.eq((outer["link"], find_opts(outer["options"], OPT_INTERFACE_ID)), ("::", [t.r_down.encode()]),
-                 f"{what}: outer link-address ::, Interface-ID {t.r_down}")
+        # The link's address whatever the source: from a link-local one as RFC 8415 §19.1.2 says,
+        # and from a global one too, since the LDRA's level (link-address ::) names no link
+        # (docs/relay.md, "Link-address above an LDRA").
+        c.eq((outer["link"], find_opts(outer["options"], OPT_INTERFACE_ID)), (ROUTER_LINK, []),
+             f"{what}: outer link-address {ROUTER_LINK}, no Interface-ID")
     else:
         # ISC dhcrelay: always the lower interface's first global address, no Interface-ID with one -l.
         c.eq((outer["link"], find_opts(outer["options"], OPT_INTERFACE_ID)), (ROUTER_LINK, []),
