@@ -132,11 +132,18 @@ PortVlanTable summarize_vlans(const std::vector<BridgeVlan>& vlans) {
 std::string describe_vlans(const std::vector<BridgeVlan>& vlans) {
     const PortVlanTable t = summarize_vlans(vlans);
     std::string s;
-    if (t.pvid) s = "pvid " + std::to_string(t.pvid) + (t.pvid_untagged ? " untagged" : " tagged");
+    if (t.pvid) {
+        s = "pvid ";
+        s += std::to_string(t.pvid);
+        s += t.pvid_untagged ? " untagged" : " tagged";
+    }
     if (!t.tagged.empty()) {
         if (!s.empty()) s += ", ";
         s += "tagged ";
-        for (size_t i = 0; i < t.tagged.size(); ++i) s += (i ? "," : "") + std::to_string(t.tagged[i]);
+        for (size_t i = 0; i < t.tagged.size(); ++i) {
+            if (i) s += ',';
+            s += std::to_string(t.tagged[i]);
+        }
     }
     return s.empty() ? std::string("no VLANs") : s;
 }

@@ -61,7 +61,10 @@ inline std::string rr_text(const ldns_rr* rr) {
     auto owner = regrelay::dns::name_from_wire(ldns_rdf_data(o), ldns_rdf_size(o));
     std::string s = owner ? owner->text() : "?";
     uint16_t t = uint16_t(ldns_rr_get_type(rr));
-    s += " " + std::to_string(t) + " " + std::to_string(ldns_rr_ttl(rr));
+    s += ' ';  // appended piece by piece: "lit" + std::string&& trips GCC 12's -Wrestrict at -O3
+    s += std::to_string(t);
+    s += ' ';
+    s += std::to_string(ldns_rr_ttl(rr));
     for (size_t i = 0; i < ldns_rr_rd_count(rr); ++i) {
         const ldns_rdf* d = ldns_rr_rdf(rr, i);
         s += " ";
