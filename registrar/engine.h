@@ -94,6 +94,7 @@ struct Binding {
     Ip6Addr link_address;               // the innermost link-address that is not ::
     std::string link;                   // the matched link's name ("" when no links are configured)
     std::string relay_chain;            // JSON array, outermost level first ("[]" when direct)
+    std::string fqdn;                   // option 39's domain name as dotted text ("" when none)
     uint32_t preferred = 0, valid = 0;
     uint32_t xid = 0;
     int64_t first_seen = 0, last_seen = 0;

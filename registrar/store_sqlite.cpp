@@ -65,12 +65,17 @@ CREATE INDEX history_mac_time ON history (mac, time);
 CREATE INDEX history_duid_time ON history (duid, time);
 CREATE INDEX history_time ON history (time);
 )sql"},
+    // The Client FQDN (option 39) of a registration: the DNS view's names (docs/dns.md).
+    {2, R"sql(
+ALTER TABLE bindings ADD COLUMN fqdn TEXT;
+ALTER TABLE history ADD COLUMN fqdn TEXT;
+)sql"},
 };
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 const char* kHistoryCols =
     "id, time, kind, address, duid, previous_duid, mac, interface_id, remote_id, link_address, link, relay_chain, "
-    "preferred, valid, xid, first_seen, expires";
+    "preferred, valid, xid, first_seen, expires, fqdn";
 
 class Stmt {
 public:
@@ -198,7 +203,7 @@ public:
     bool load_bindings(std::vector<Binding>& out, std::string& err) override {
         Stmt s;
         if (!s.prepare(db_, "SELECT address, duid, mac, interface_id, remote_id, link_address, link, relay_chain, "
-                            "preferred, valid, xid, first_seen, last_seen, expires FROM bindings"))
+                            "preferred, valid, xid, first_seen, last_seen, expires, fqdn FROM bindings"))
             return fail(err, "prepare");
         int rc;
         while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
@@ -218,6 +223,7 @@ public:
             b.first_seen = sqlite3_column_int64(q, 11);
             b.last_seen = sqlite3_column_int64(q, 12);
             b.expires = col_expires(q, 13);
+            b.fqdn = col_text(q, 14);
             out.push_back(std::move(b));
         }
         return rc == SQLITE_DONE || fail(err, "load bindings");
@@ -340,15 +346,15 @@ private:
     bool prepare(std::string& err) {
         if (!ins_history_.prepare(db_, "INSERT INTO history (time, kind, address, duid, previous_duid, mac, interface_id, "
                                        "remote_id, link_address, link, relay_chain, preferred, valid, xid, first_seen, "
-                                       "expires) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)") ||
+                                       "expires, fqdn) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)") ||
             !upsert_.prepare(db_, "INSERT INTO bindings (address, duid, mac, interface_id, remote_id, link_address, link, "
-                                  "relay_chain, preferred, valid, xid, first_seen, last_seen, expires) VALUES "
-                                  "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14) ON CONFLICT (address) DO UPDATE SET "
+                                  "relay_chain, preferred, valid, xid, first_seen, last_seen, expires, fqdn) VALUES "
+                                  "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15) ON CONFLICT (address) DO UPDATE SET "
                                   "duid=excluded.duid, mac=excluded.mac, interface_id=excluded.interface_id, "
                                   "remote_id=excluded.remote_id, link_address=excluded.link_address, link=excluded.link, "
                                   "relay_chain=excluded.relay_chain, preferred=excluded.preferred, valid=excluded.valid, "
                                   "xid=excluded.xid, first_seen=excluded.first_seen, last_seen=excluded.last_seen, "
-                                  "expires=excluded.expires") ||
+                                  "expires=excluded.expires, fqdn=excluded.fqdn") ||
             !delete_.prepare(db_, "DELETE FROM bindings WHERE address = ?1"))
             return fail(err, "prepare");
         return true;
@@ -373,6 +379,7 @@ private:
         s.i64(14, b.xid);
         s.i64(15, b.first_seen);
         if (b.expires != kNever) s.i64(16, b.expires);
+        s.text(17, b.fqdn);
         return sqlite3_step(s.get()) == SQLITE_DONE || fail(err, "insert history");
     }
     bool apply_binding(const Event& e, std::string& err) {
@@ -398,6 +405,7 @@ private:
         s.i64(12, b.first_seen);
         s.i64(13, b.last_seen);
         if (b.expires != kNever) s.i64(14, b.expires);
+        s.text(15, b.fqdn);
         return sqlite3_step(s.get()) == SQLITE_DONE || fail(err, "upsert binding");
     }
     HistoryRow row(sqlite3_stmt* q) {
@@ -421,6 +429,7 @@ private:
         b.first_seen = sqlite3_column_int64(q, 15);
         b.last_seen = r.time;
         b.expires = col_expires(q, 16);
+        b.fqdn = col_text(q, 17);
         return r;
     }
 

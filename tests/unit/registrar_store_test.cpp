@@ -71,7 +71,7 @@ TEST(RegistrarStore, RoundTripOfEventsAndBindings) {
     {
         auto s = open_rw(t.path);
         ASSERT_TRUE(s);
-        EXPECT_EQ(s->schema_version(), 1);
+        EXPECT_EQ(s->schema_version(), 2);
         std::string err;
         ASSERT_TRUE(s->write({ev(EventKind::kRegistered, 100, "2001:db8:1::100", kA, kMacA),
                               ev(EventKind::kRegistered, 100, "2001:db8:1::200", kB, kMacB, kInfinity)},
@@ -79,6 +79,7 @@ TEST(RegistrarStore, RoundTripOfEventsAndBindings) {
             << err;
         Event moved = ev(EventKind::kMoved, 200, "2001:db8:1::100", kB, kMacB);
         moved.previous_duid = kA;
+        moved.b.fqdn = "laptop7.corp.example";
         ASSERT_TRUE(s->write({moved, ev(EventKind::kReleased, 300, "2001:db8:1::200", kB, kMacB, 0)}, err)) << err;
     }
     auto s = open_rw(t.path);  // a restart
@@ -98,6 +99,7 @@ TEST(RegistrarStore, RoundTripOfEventsAndBindings) {
     EXPECT_EQ(b.relay_chain, "[{\"hop\":0}]");
     EXPECT_EQ(b.expires, 200 + 7200);
     EXPECT_EQ(b.xid, 0x010203u);
+    EXPECT_EQ(b.fqdn, "laptop7.corp.example");
 
     std::vector<HistoryRow> rows;
     HistoryQuery q;
@@ -107,6 +109,8 @@ TEST(RegistrarStore, RoundTripOfEventsAndBindings) {
     EXPECT_EQ(rows[0].kind, EventKind::kRegistered);
     EXPECT_EQ(rows[1].kind, EventKind::kMoved);
     EXPECT_EQ(rows[1].previous_duid, kA);
+    EXPECT_EQ(rows[0].b.fqdn, "");
+    EXPECT_EQ(rows[1].b.fqdn, "laptop7.corp.example");
 
     // The engine takes them back: the restored binding answers a retransmission of its xid.
     Config c;
@@ -219,7 +223,7 @@ TEST(RegistrarStore, WalFullSyncAndVersionTable) {
         return v;
     };
     EXPECT_EQ(one("PRAGMA journal_mode"), "wal");
-    EXPECT_EQ(one("SELECT MAX(version) FROM schema_version"), "1");
+    EXPECT_EQ(one("SELECT MAX(version) FROM schema_version"), "2");
     EXPECT_EQ(one("SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name LIKE 'history_%'"), "4");
     // A newer schema than this build knows is refused.
     ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_version VALUES (99, 0)", nullptr, nullptr, nullptr), SQLITE_OK);
