@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `make demo`: regrelay live, in a network-namespace lab (deploy/demo_lab.py, docs/lab.md):
 #
-#   client ── switch (bridge + regrelay snoop) ── router (regrelay relay) ── server (Kea, regserver)
+#   client ── switch (bridge + regrelay snoop) ── router (regrelay relay) ── servers (Kea, regrelay registrar)
 #
-# one DHCPv6 lease (dhclient -6 ↔ Kea) and one RFC 9686 address registration (regclient ↔ regserver),
-# what crossed each hop decoded by `regrelay decode`, the server's binding line, then the lab is
-# removed (also on Ctrl-C). Needs root; without root, or where `ip netns` is not usable, it says so
-# in one line and replays the bundled captures instead (replay_demo below).
+# one DHCPv6 lease (dhclient -6 ↔ Kea) and one RFC 9686 address registration (regclient ↔ regrelay
+# registrar), what crossed each hop decoded by `regrelay decode`, the registrar's log line and
+# `regrelay who-had` on its database, then the lab is removed (also on Ctrl-C). Needs root;
+# without root, or where `ip netns` is not usable, it says so in one line and replays the bundled
+# captures instead (replay_demo below).
 #
 #   deploy/demo.sh [BUILD_DIR] [--replay]      --replay: the capture replay even as root
 set -euo pipefail
@@ -15,7 +16,7 @@ FORCE_REPLAY=
 for arg in "$@"; do
   case "$arg" in
     --replay) FORCE_REPLAY=1 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) BUILD=$arg ;;
   esac
 done

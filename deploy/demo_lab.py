@@ -3,13 +3,15 @@
 
     demo_lab.py REGRELAY
 
-    client ──── switch: bridge + regrelay snoop ──── router: regrelay relay ──── server: Kea + regserver
+    client ── switch: bridge + regrelay snoop ── router: regrelay relay ── server: Kea ── registrar
 
-Builds four network namespaces (tests/netns/lib.py), runs `dhclient -6` against Kea and
-tests/addrreg/regclient.py against tests/addrreg/regserver.py through `regrelay snoop` (the LDRA
-on the switch) and `regrelay relay` (the router), then prints what crossed each hop, decoded by
-`regrelay decode` from the snoop's and the relay's --write captures and a tcpdump capture on the
-server, the server's binding line and the snoop's and relay's log lines. The lab (namespaces,
+Builds five network namespaces (tests/netns/lib.py), runs `dhclient -6` against Kea and
+tests/addrreg/regclient.py against `regrelay registrar` (SQLite) through `regrelay snoop` (the
+LDRA on the switch) and `regrelay relay` (the router, given both servers), then prints what
+crossed each hop, decoded by `regrelay decode` from the snoop's and the relay's --write captures
+and a tcpdump capture on the servers' link, the registrar's log line, `regrelay who-had` on its
+database, and the snoop's and relay's log lines. Kea and the registrar are in two namespaces (both
+bind UDP port 547) on one link: a bridge in the server namespace. The lab (namespaces,
 processes, the snoop's nftables table, temporary files) is removed on every exit path: normal end,
 error, SIGINT, SIGTERM, SIGHUP. REGRELAY_KEEP_LAB=1 keeps the temporary directory (captures, logs).
 docs/lab.md explains the lab.
@@ -37,7 +39,6 @@ import lib  # noqa: E402
 
 PY = "/usr/bin/python3"
 REGCLIENT = os.path.join(ROOT, "tests", "addrreg", "regclient.py")
-REGSERVER = os.path.join(ROOT, "tests", "addrreg", "regserver.py")
 KEA = shutil.which("kea-dhcp6") or "/usr/sbin/kea-dhcp6"
 DHCLIENT = shutil.which("dhclient") or "/usr/sbin/dhclient"
 TCPDUMP = shutil.which("tcpdump") or "/usr/bin/tcpdump"
@@ -54,6 +55,7 @@ SERVER_DUID = "000300010200000053ff"
 
 # Interface names: fixed (each namespace is private), chosen to be read in the output.
 CLI_IF, SW_PORT, SW_UP, BRIDGE, R_LAN, R_WAN, SRV_IF = "eth0", "port1", "uplink", "br0", "lan0", "wan0", "eth0"
+SRV_LAN, SRV_REG, REG_IF = "srvlan", "reg0", "eth0"  # the servers' link: bridge srvlan (eth0 + reg0)
 
 KEA_CONF = """{
 "Dhcp6": {
@@ -70,7 +72,7 @@ KEA_CONF = """{
         "reservations": [ { "hw-address": "%(mac)s", "ip-addresses": [ "%(reserved)s" ] } ]
     } ],
     "loggers": [ { "name": "kea-dhcp6", "output_options": [ { "output": "stdout", "flush": true } ],
-                   "severity": "INFO" } ]
+                   "severity": "DEBUG", "debuglevel": 40 } ]
 }
 }
 """
@@ -234,28 +236,32 @@ class Demo:
 
     def build(self, lab):
         self.lab = lab
-        cli, sw, rtr, srv = (lab.netns(r) for r in ("client", "switch", "router", "server"))
-        self.cli, self.sw, self.rtr, self.srv = cli, sw, rtr, srv
+        cli, sw, rtr, srv, reg = (lab.netns(r) for r in ("client", "switch", "router", "server", "reg"))
+        self.cli, self.sw, self.rtr, self.srv, self.reg = cli, sw, rtr, srv, reg
         lab.veth(cli, sw, CLI_IF, SW_PORT, mac_a=CLIENT_MAC)
         lab.veth(sw, rtr, SW_UP, R_LAN)
         lab.veth(rtr, srv, R_WAN, SRV_IF)
+        lab.veth(srv, reg, SRV_REG, REG_IF)
         lab.bridge(sw, [SW_PORT, SW_UP], name=BRIDGE)
+        lab.bridge(srv, [SRV_IF, SRV_REG], name=SRV_LAN)
         cli.ip("-6", "addr", "add", CLIENT_ADDR + "/64", "dev", CLI_IF, "nodad", "valid_lft", "7200",
                "preferred_lft", "3600")
         rtr.add_addr(R_LAN, ROUTER_LAN + "/64")
         rtr.add_addr(R_WAN, ROUTER_WAN + "/64")
-        srv.add_addr(SRV_IF, KEA_ADDR + "/64")
-        srv.add_addr(SRV_IF, REG_ADDR + "/64")
+        srv.add_addr(SRV_LAN, KEA_ADDR + "/64")
+        reg.add_addr(REG_IF, REG_ADDR + "/64")
         cli.add_route("default", via=ROUTER_LAN)
         # Real UDP checksums in every capture: veths otherwise leave them to an offload that never
         # happens, and the captures show "[bad udp checksum]" for what the kernel sent.
-        for ns, ifname in ((cli, CLI_IF), (sw, SW_PORT), (sw, SW_UP), (rtr, R_LAN), (rtr, R_WAN), (srv, SRV_IF)):
+        for ns, ifname in ((cli, CLI_IF), (sw, SW_PORT), (sw, SW_UP), (rtr, R_LAN), (rtr, R_WAN), (srv, SRV_IF),
+                           (srv, SRV_LAN), (srv, SRV_REG), (reg, REG_IF)):
             tx_checksum_off(ns, ifname)
         lab.wait_ready()
         self.idx = {"port1": sw.ifindex(SW_PORT), "uplink": sw.ifindex(SW_UP), "lan0": rtr.ifindex(R_LAN)}
-        self.srv_mac = srv.mac(SRV_IF)
+        self.rtr_mac = rtr.mac(R_WAN)
 
-        # Server side first: a capture of everything on the server's link, Kea, regserver.
+        # Server side first: a capture of everything between the router and the servers (on the
+        # bridge port facing the router), Kea, the registrar.
         if self.have_tcpdump:
             # --immediate-mode: without it, packets still in the kernel ring's current block when
             # tcpdump is stopped are lost.
@@ -267,7 +273,7 @@ class Demo:
             os.makedirs(kdir)
             conf = os.path.join(kdir, "kea-dhcp6.conf")
             with open(conf, "w") as f:
-                f.write(KEA_CONF % {"iface": SRV_IF, "addr": KEA_ADDR, "dir": kdir, "mac": CLIENT_MAC,
+                f.write(KEA_CONF % {"iface": SRV_LAN, "addr": KEA_ADDR, "dir": kdir, "mac": CLIENT_MAC,
                                     "reserved": RESERVED})
             self.kea_leases = os.path.join(kdir, "kea-leases6.csv")
             env = dict(os.environ, KEA_PIDFILE_DIR=kdir, KEA_LOCKFILE_DIR=kdir)
@@ -275,9 +281,10 @@ class Demo:
             self.kea.wait_log(r"DHCP6_STARTED", timeout=15)
             if "DHCPSRV_OPEN_SOCKET_FAIL" in self.kea.log():
                 raise RuntimeError("kea-dhcp6 could not open its sockets:\n" + self.kea.log()[-1500:])
-        self.bindings = lab.path("regserver.bindings")
-        self.regserver = srv.spawn([PY, REGSERVER, "--duid", SERVER_DUID, "--log", self.bindings], name="regserver")
-        self.regserver.wait_log(r"^listening ", timeout=10)
+        self.db = lab.path("registrar.db")
+        self.registrar = reg.spawn([self.regrelay, "registrar", "--db", "sqlite:" + self.db, "--server-duid",
+                                    SERVER_DUID, "--link", "office=2001:db8:1::/64"], name="registrar")
+        self.registrar.wait_log(r"registrar on UDP port 547", timeout=10)
 
         self.snoop = sw.spawn([self.regrelay, "snoop", "--client-port", SW_PORT, "--uplink", SW_UP,
                                "--install-filters", "--write", lab.path("switch.pcap"), "--log-level", "debug"],
@@ -290,14 +297,16 @@ class Demo:
 
     def show_lab(self):
         heading("The lab (network namespaces; docs/lab.md)")
-        n = {ns.role: ns.name for ns in (self.cli, self.sw, self.rtr, self.srv)}
+        n = {ns.role: ns.name for ns in (self.cli, self.sw, self.rtr, self.srv, self.reg)}
         out(f"""   client  {n['client']:<28} {CLI_IF} {CLIENT_MAC}, {CLIENT_ADDR}/64 (static), dhclient -6, regclient
      |
    switch  {n['switch']:<28} bridge {BRIDGE}: {SW_PORT} (client port) + {SW_UP}
      |                                          regrelay snoop --client-port {SW_PORT} --uplink {SW_UP}
    router  {n['router']:<28} {R_LAN} {ROUTER_LAN}/64, {R_WAN} {ROUTER_WAN}/64
      |                                          regrelay relay --client-iface {R_LAN} --server {KEA_ADDR} --server {REG_ADDR}
-   server  {n['server']:<28} {SRV_IF} {KEA_ADDR} (Kea) + {REG_ADDR} (regserver), tcpdump""")
+   server  {n['server']:<28} bridge {SRV_LAN}: {SRV_IF} + {SRV_REG}; {SRV_LAN} {KEA_ADDR}/64: Kea 2.2; tcpdump -i {SRV_IF}
+     |
+   reg     {n['reg']:<28} {REG_IF} {REG_ADDR}/64: regrelay registrar --db sqlite:registrar.db --link office=2001:db8:1::/64""")
 
     # --- step 1: the lease -----------------------------------------------------------------------
     def lease(self):
@@ -381,10 +390,10 @@ class Demo:
         sv_h, sv_lt, sv = read_pcap(self.lab.path("server.pcap"))
         i = self.idx
         if sv_h:
-            to_srv = (sv_h, [r for r in sv if r.src_mac != self.srv_mac],
-                      f"server.pcap (tcpdump on the server's {SRV_IF}): received")
-            from_srv = (sv_h, [r for r in sv if r.src_mac == self.srv_mac],
-                        f"server.pcap (tcpdump on the server's {SRV_IF}): sent")
+            to_srv = (sv_h, [r for r in sv if r.src_mac == self.rtr_mac],
+                      f"server.pcap (tcpdump on the servers' link, {SRV_IF}): from the router")
+            from_srv = (sv_h, [r for r in sv if r.src_mac != self.rtr_mac],
+                        f"server.pcap: to the router")
         else:  # no tcpdump: the router's side of the same link
             to_srv = (rt_h, [r for r in rt if r.pkttype == SLL_OUTGOING and r.ifindex != i["lan0"]],
                       "router.pcap: sent upstream")
@@ -398,14 +407,15 @@ class Demo:
                                          f"switch.pcap: sent on {SW_UP}"),
              f"the LDRA (RFC 6221) wrapped each one: RELAY-FORW hop 0, link-address ::, peer-address = the client's "
              f"source, Interface-ID \"{SW_PORT}\" (18), the client's MAC (option 79)"),
-            ("hop 3  router -> server", to_srv,
+            ("hop 3  router -> servers", to_srv,
              f"the relay wrapped the LDRA's Relay-forward in a second level: hop 1, no option 79 (the LDRA's is "
              f"inside); link-address {ROUTER_LAN} whether the LDRA's source is link-local (dhclient) or global "
              f"(regclient): the LDRA's level names no link (docs/relay.md). Each goes to {KEA_ADDR} (Kea) and to "
-             f"{REG_ADDR} (regserver)"),
-            ("hop 4  server -> router", from_srv,
-             "Kea answers the lease messages, regserver the registration; each ignores the other's. A Relay-reply "
-             "level mirrors each Relay-forward level"),
+             f"{REG_ADDR} (the registrar)"),
+            ("hop 4  servers -> router", from_srv,
+             "Kea answers the lease messages and drops the registration (type 36 is unknown to Kea 2.2); the "
+             "registrar answers only the registration, once it is committed to its database. A Relay-reply level "
+             "mirrors each Relay-forward level"),
             ("hop 5  router -> switch", (rt_h, [r for r in rt if r.ifindex == i["lan0"] and r.pkttype == SLL_OUTGOING],
                                          f"router.pcap (regrelay relay --write): sent on {R_LAN}"),
              "the relay removed its level and sent the LDRA's Relay-reply to the client's address, port 547"),
@@ -425,8 +435,10 @@ class Demo:
             path = self.lab.path(f"hop{n}.pcap")
             write_pcap(path, hdr, recs)
             out(indent(decode(self.regrelay, path)))
-        heading("4. The registration in full at each hop (regrelay decode -v)")
+        heading("4. The registration in full, to and from the registrar (regrelay decode -v)")
         for n, (title, (hdr, recs, where), _) in enumerate(hops, 1):
+            if n not in (3, 4):  # hops 1, 2, 5 and 6 are nested in these
+                continue
             recs = [r for r in recs if r.inner in reg and r.dst != KEA_ADDR]
             if not hdr or not recs:
                 continue
@@ -437,14 +449,24 @@ class Demo:
 
     # --- step 4: logs --------------------------------------------------------------------------
     def logs(self):
-        heading("5. The registration server's binding (regserver log)")
-        lines = [l for l in read(self.bindings).splitlines() if l.split()[:1] in (["level"], ["binding"], ["reply"])]
-        out(indent("\n".join(lines)) if lines else "   (no binding logged)")
-        if not any(l.startswith("binding ") for l in lines):
+        heading("5. The registrar: its log, and `regrelay who-had` on its database")
+        self.registrar.stop()
+        lines = [strip_log_time(l) for l in self.registrar.log().splitlines()
+                 if re.search(r"info (registered address |\S+: stopping; )", l)]
+        out(indent("\n".join(lines)) if lines else "   (no registration logged)")
+        if not any(f"registered address {CLIENT_ADDR} " in l for l in lines):
             self.ok = False
-        ignored = len(re.findall(r"^discard reason=ignored-type", read(self.bindings), re.M))
-        if ignored:
-            out(f"   (and {ignored} lease message(s) ignored: discard reason=ignored-type, they are Kea's)")
+        kea = [m.group(1) for m in re.finditer(r"\] (DHCP6_UNKNOWN_MSG_RECEIVED .*)", self.kea.log())] \
+            if self.have_kea else []
+        if kea:
+            out(f"   Kea: {kea[-1]}")
+        out(f"\n   $ regrelay who-had {CLIENT_ADDR} --db sqlite:registrar.db")
+        who = subprocess.run([self.regrelay, "who-had", CLIENT_ADDR, "--db", "sqlite:" + self.db],
+                             capture_output=True, text=True, timeout=10)
+        out(indent((who.stdout + who.stderr).rstrip(), 5))
+        if who.returncode != 0 or CLIENT_MAC not in who.stdout:
+            self.ok = False
+            out(f"   FAILED: who-had exit {who.returncode}, or without the client's MAC {CLIENT_MAC}")
         heading("6. What regrelay logged")
         xid = self.reg_xid or "0x"
         for name, proc in (("regrelay snoop (switch)", self.snoop), ("regrelay relay (router)", self.relay)):
@@ -524,7 +546,8 @@ def main():
         os.kill(os.getpid(), interrupted[0])
     if rc == 0:
         out("\nOK: " + ("the registration (no lease: Kea or dhclient missing)" if demo.lease_skipped
-                        else "the lease and the registration both") + " went through regrelay snoop and regrelay relay.")
+                        else "the lease (Kea) and the registration (regrelay registrar) both")
+            + " went through regrelay snoop and regrelay relay.")
     elif rc == 1:
         out("\nFAILED: see the messages above.")
     return rc
