@@ -2,11 +2,12 @@
 // against ONE shared AF_PACKET socket for every interface (issue 10 part 2: "measure both before
 // choosing"). Driven by bench/capture_bench.py, which makes the namespaces and the veths.
 //
-//   recv --mode pcap|v3|mmsg --ifaces A,B,... --duration S [--hold-us US] [--block-kb KB]
+//   recv --mode pcap|pcap-epoll|v3|mmsg --ifaces A,B,... --duration S [--hold-us US] [--block-kb KB]
 //        [--blocks N] [--tov-ms MS] [--outgoing ignore|filter] [--all-ifindex]
 //     pcap: one capture::open_live() per interface, nonblocking, in one poll loop, read as the
 //           relay daemon reads them (up to 64 frames per source per round, up to 16 rounds) with
 //           its wake-up coalescing (capture::WakeCoalescer, --hold-us, default 500 as the relay).
+//     pcap-epoll: the same captures waited for with epoll instead of poll over 64 descriptors.
 //     v3:   one AF_PACKET socket, ETH_P_ALL, bound to no interface, the same BPF program
 //           (capture::dhcp6_bpf_filter() compiled by libpcap on a live handle, so its VLAN code
 //           is the kernel-auxdata kind), a TPACKET_V3 ring (--blocks x --block-kb, retired after
@@ -37,6 +38,7 @@
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -64,7 +66,7 @@ void on_signal(int) { g_stop = 1; }
 [[noreturn]] void usage(const std::string& why) {
     std::fprintf(stderr,
                  "regrelay_capture_bench: %s\n"
-                 "usage: regrelay_capture_bench recv --mode pcap|v3|mmsg --ifaces A,B,... --duration S [--hold-us US]\n"
+                 "usage: regrelay_capture_bench recv --mode pcap|pcap-epoll|v3|mmsg --ifaces A,B,... --duration S [--hold-us US]\n"
                  "           [--block-kb KB] [--blocks N] [--tov-ms MS] [--outgoing ignore|filter] [--all-ifindex]\n"
                  "       regrelay_capture_bench send --ifaces A,B,... --rate PPS --duration S [--other-pct P] [--vlan VID]\n",
                  why.c_str());
@@ -286,7 +288,8 @@ int cmd_recv(int argc, char** argv) {
     Args a(argc, argv, {"mode", "ifaces", "duration", "hold-us", "block-kb", "blocks", "tov-ms", "outgoing"},
            {"all-ifindex"});
     const std::string mode = a.str("mode");
-    if (mode != "pcap" && mode != "v3" && mode != "mmsg") usage("--mode: expected pcap, v3 or mmsg");
+    if (mode != "pcap" && mode != "pcap-epoll" && mode != "v3" && mode != "mmsg")
+        usage("--mode: expected pcap, pcap-epoll, v3 or mmsg");
     const auto ifaces = split(a.str("ifaces"));
     if (ifaces.empty()) usage("--ifaces is required");
     if (!a.has("duration")) usage("--duration is required");
@@ -308,7 +311,7 @@ int cmd_recv(int argc, char** argv) {
     uint64_t kdrops = 0;
     std::string extra;
 
-    if (mode == "pcap") {
+    if (mode == "pcap" || mode == "pcap-epoll") {
         cap::LiveOptions lo;
         lo.nonblocking = true;
         lo.buffer_bytes = cap::ring_bytes_per_port(ifaces.size());
@@ -323,9 +326,32 @@ int cmd_recv(int argc, char** argv) {
             ifidx.push_back(int(if_nametoindex(name.c_str())));
             srcs.push_back(std::move(s));
         }
+        // pcap-epoll: the same captures in an epoll set; the loop polls the epoll descriptor (one
+        // fd) and asks epoll_wait which captures are ready (one syscall more per wake-up than an
+        // epoll_wait-only loop would make).
+        int ep = -1;
+        std::vector<pollfd> cap_fds = pfds;
+        if (mode == "pcap-epoll") {
+            ep = epoll_create1(EPOLL_CLOEXEC);
+            if (ep < 0) die("epoll_create1");
+            for (size_t i = 0; i < cap_fds.size(); ++i) {
+                epoll_event ev{};
+                ev.events = EPOLLIN;
+                ev.data.u64 = i;
+                if (epoll_ctl(ep, EPOLL_CTL_ADD, cap_fds[i].fd, &ev) != 0) die("epoll_ctl");
+            }
+            pfds = {{ep, POLLIN, 0}};
+        }
+        std::vector<epoll_event> evs(cap_fds.size());
         run_loop(pfds, deadline, hold_ns, c, [&] {
             std::vector<bool> busy(srcs.size());
-            for (size_t i = 0; i < pfds.size(); ++i) busy[i] = pfds[i].revents & POLLIN;
+            if (ep >= 0) {
+                ++c.reads;
+                const int n = epoll_wait(ep, evs.data(), int(evs.size()), 0);
+                for (int k = 0; k < n; ++k) busy[size_t(evs[size_t(k)].data.u64)] = true;
+            } else {
+                for (size_t i = 0; i < pfds.size(); ++i) busy[i] = pfds[i].revents & POLLIN;
+            }
             for (int round = 0; round < 16; ++round) {
                 bool more = false;
                 for (size_t i = 0; i < srcs.size(); ++i) {
@@ -351,6 +377,7 @@ int cmd_recv(int argc, char** argv) {
             if (s->kernel_drops(d)) kdrops += d;
         }
         extra += " ring_bytes=" + std::to_string(size_t(lo.buffer_bytes) * ifaces.size());
+        if (ep >= 0) close(ep);
     } else {
         std::vector<sock_filter> code;
         const sock_fprog prog = compile_filter(ifaces.front(), cap::dhcp6_bpf_filter(), code);

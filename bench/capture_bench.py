@@ -10,7 +10,8 @@ Lab (network namespaces made here and removed on exit, tests/netns/lib.py):
             regrelay_capture_bench send (CPU 1)    regrelay_capture_bench recv --mode M (CPU 0)
 
 Receivers (bench/capture_bench.cpp): pcap = 64 capture::open_live() handles in one poll loop, read
-as the relay daemon reads them (wake-up coalescing 500 us); v3 = one AF_PACKET socket (ETH_P_ALL,
+as the relay daemon reads them (wake-up coalescing 500 us); pcap-epoll = the same waited for
+with epoll (one descriptor in poll, epoll_wait for the ready captures); v3 = one AF_PACKET socket (ETH_P_ALL,
 bound to no interface, the same libpcap-compiled BPF program, TPACKET_V3 ring 8 x 1 MiB, block
 timeout 1 ms, PACKET_IGNORE_OUTGOING, ifindex from sll_ifindex); mmsg = the same socket read with
 recvmmsg and PACKET_AUXDATA (coalescing 500 us).
@@ -18,7 +19,9 @@ recvmmsg and PACKET_AUXDATA (coalescing 500 us).
 Cases: DHCPv6 Solicits spread over the 64 interfaces at 1,000/s, 50,000/s and as fast as the
 generator goes (max); bg90 = 50,000/s of which 90 % other UDP on the same interfaces; foreign =
 1,000/s DHCPv6 on the client interfaces plus 45,000/s other UDP on up0 (an interface no capture
-is for: only the unbound socket sees it). Per trial: the receiver's user+system CPU after its
+is for: only the unbound socket sees it); foreign547 = the same with DHCPv6 frames on up0 (as a
+relay's server-side traffic to port 547: they pass the filter, so the unbound socket copies them
+and drops them by ifindex; opt-in: CASES=...,foreign547). Per trial: the receiver's user+system CPU after its
 set-up (/proc/self/schedstat, exact), wake-ups, the generator's CPU (the kernel's delivery to the captures
 runs there: veth softirq), loss (DHCPv6 frames sent - received), VmRSS/VmHWM; one extra trial per
 mode and case under `perf stat -e raw_syscalls:sys_enter` for syscalls per frame. REPS
@@ -46,7 +49,7 @@ import lib  # noqa: E402
 
 REPS = int(os.environ.get("REPS", "3"))
 TRIAL = float(os.environ.get("TRIAL", "3"))
-MODES = os.environ.get("MODES", "pcap,v3,mmsg").split(",")
+MODES = os.environ.get("MODES", "pcap,pcap-epoll,v3,mmsg").split(",")
 CASES = os.environ.get("CASES", "1k,50k,max,bg90,foreign").split(",")
 PORTS = int(os.environ.get("PORTS", "64"))
 TASKSET = shutil.which("taskset") or "/usr/bin/taskset"
@@ -95,7 +98,8 @@ class Bench:
     def trial(self, mode: str, case: str, perf: bool = False, rcv_ifaces=None, send_ifaces=None, vlan=None,
               extra_recv=()) -> dict:
         rate, other, send = {"1k": (1000, 0, self.cc), "50k": (50000, 0, self.cc), "max": (0, 0, self.cc),
-                             "bg90": (50000, 90, self.cc), "foreign": (1000, 0, self.cc)}[case]
+                             "bg90": (50000, 90, self.cc), "foreign": (1000, 0, self.cc),
+                             "foreign547": (1000, 0, self.cc)}[case]
         send = send_ifaces or send
         argv = [*PIN(RECV_CPU), self.bin, "recv", "--mode", mode, "--ifaces", ",".join(rcv_ifaces or self.vc),
                 "--duration", str(int(TRIAL + 30)), *(V3_RING if mode == "v3" else []), *extra_recv]
@@ -109,9 +113,10 @@ class Bench:
             time.sleep(0.3)
         load = open("/proc/loadavg").read().split()[0]
         bg = None
-        if case == "foreign":
+        if case in ("foreign", "foreign547"):
             bg = self.gen.spawn([*PIN(GEN_CPU), self.bin, "send", "--ifaces", "dn0", "--rate", "45000",
-                                 "--duration", str(int(TRIAL)), "--other-pct", "100"], name="send-bg")
+                                 "--duration", str(int(TRIAL)), "--other-pct", "100" if case == "foreign" else "0"],
+                                name="send-bg")
         sargv = [*PIN(GEN_CPU), self.bin, "send", "--ifaces", ",".join(send), "--rate", str(rate),
                  "--duration", str(int(TRIAL)), "--other-pct", str(other)]
         if vlan is not None:
@@ -159,6 +164,7 @@ def metrics(t: dict) -> dict:
         "ports_ok": int(t["port_min"]) > 0,
         "load": float(t["load"]),
         "bg_us_frame": float(t.get("bg_us_frame", 0.0)),
+        "foreign_s": int(t["foreign"]) / elapsed,
         "wait_p50": float(t.get("wait_p50_us", "nan")),
         "wait_p99": float(t.get("wait_p99_us", "nan")),
     }
@@ -205,7 +211,8 @@ def main() -> int:
             print(f"| {case} | {mode} | {m['rate']:,.0f} | {m['cpu_us_frame']:.2f} | {m['cpu_pct']:.1f} | "
                   f"{m['wakeups_s']:,.0f} | {sc} | {m['loss_pct']:.2f} | {m['wait_p50']:.0f} / {m['wait_p99']:.0f} | {m['gen_us_frame']:.2f} | "
                   f"{m['rss_mb']:.1f} ({m['hwm_mb']:.1f}) | {m['load']:.2f} |"
-                  + (f" background generator on up0: {m['bg_us_frame']:.2f} µs/frame" if m["bg_us_frame"] else ""))
+                  + (f" background generator on up0: {m['bg_us_frame']:.2f} µs/frame" if m["bg_us_frame"] else "")
+                  + (f", frames of other interfaces read and dropped: {m['foreign_s']:,.0f}/s" if m["foreign_s"] else ""))
 
         # VLAN: tagged frames (VID 100) on the client interfaces, 1,000/s.
         print("\nVLAN tag 100 on every frame, 1k/s:")
