@@ -19,3 +19,9 @@ if(NOT REGRELAY_SANITIZE)
   set_tests_properties(vm_vlan_bridge PROPERTIES TIMEOUT 1600 SKIP_RETURN_CODE 77 LABELS vm
                        RUN_SERIAL TRUE PROCESSORS 2)
 endif()
+
+# run_vm.py's choice of the host trees bound back over the VM's tmpfs mounts (a build tree in a
+# clone under /tmp, as in CI): pure Python, no VM, no root; in both builds (it costs nothing).
+add_test(NAME vm_run_vm_paths
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/vm/run_vm_paths_test.py)
+set_tests_properties(vm_run_vm_paths PROPERTIES TIMEOUT 30 LABELS vm)

@@ -4,7 +4,7 @@ host's root file system mounted read-only over 9p as the VM's root: the VM has t
 python3, scapy, kea-dhcp6, nft, ip and the regrelay binary of the build directory, and a kernel
 with VLAN-filtering bridges and 802.1Q devices (this host's kernel has neither).
 
-    run_vm.py [--kernel VMLINUZ] [--timeout S] [--mem MiB] [--tcg] [--shell] [--keep] -- CMD ARG...
+    run_vm.py [--kernel VMLINUZ] [--timeout S] [--mem MiB] [--tcg] [--shell] [--keep] [--bind PATH] -- CMD ARG...
 
 How (see docs/vm-test.md):
   - A small initramfs is built in a temporary directory (never in the tree): busybox-static,
@@ -16,7 +16,9 @@ How (see docs/vm-test.md):
     at all. Two 9p shares: "hostroot" (/, read-only) and "out" (a temporary host directory,
     writable: CMD's exit status comes back there as the file "rc").
   - /init mounts the host root read-only on /newroot, tmpfs on /tmp, /run, /var/tmp, /root and
-    /var/lib, the "out" share on /tmp/vmout, and points the kernel's module loader at the
+    /var/lib, binds back from the host root (read-only) the trees under those that CMD needs
+    (the working directory's, CMD's absolute paths', --bind's: /tmp/CLONE for a build in a
+    clone under /tmp), the "out" share on /tmp/vmout, and points the kernel's module loader at the
     root's own modprobe (so `ip link add ... type bridge` loads bridge.ko from
     /lib/modules/VERSION of the host root), then runs CMD there with chroot, in the directory
     this script was started from, writes its status to /tmp/vmout/rc and powers off.
@@ -50,6 +52,11 @@ BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 # Mounting the root over 9p: these modules and (resolved from modules.dep) their dependencies.
 BOOT_MODULES = ("virtio_pci", "9pnet_virtio", "9p")
 MARKER = "REGRELAY-VM-STATUS"
+# Mounted as empty tmpfs in the VM (writable, over the read-only host root). What CMD needs from
+# under them on the host (its directory, its arguments' paths: a build tree under /tmp) is bound
+# back from the host root: see exposed_paths().
+TMPFS_DIRS = ("/tmp", "/run", "/var/tmp", "/root", "/var/lib")
+VMOUT = "/tmp/vmout"
 
 INIT = r"""#!/bin/busybox sh
 # /init of the regrelay VM test (tests/vm/run_vm.py). PID 1 stays here; CMD runs chrooted.
@@ -70,8 +77,15 @@ mount -t devtmpfs dev $R/dev
 mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts devpts $R/dev/pts 2>/dev/null
 mount -t tmpfs shm $R/dev/shm 2>/dev/null
-for d in /tmp /run /var/tmp /root /var/lib; do mount -t tmpfs -o mode=0755 tmpfs $R$d; done
+# The host root once more, without the tmpfs mounts below: the directories of the host's /tmp,
+# /run... that CMD needs (a build or source tree under /tmp) are bound back from it (/binds).
+mkdir -p /hostview
+mount -o bind $R /hostview
+for d in @TMPFS_DIRS@; do mount -t tmpfs -o mode=0755 tmpfs $R$d; done
 chmod 1777 $R/tmp $R/var/tmp
+while IFS= read -r p; do
+  mkdir -p "$R$p" && mount -o bind "/hostview$p" "$R$p" || echo "vm: cannot bind $p from the host root"
+done < /binds
 mkdir -p $R/tmp/vmout
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out $R/tmp/vmout || {
   echo "vm: cannot mount the out share"; echo "@MARKER@ 125"; poweroff -f; }
@@ -83,7 +97,7 @@ echo /bin/rootmodprobe > /proc/sys/kernel/modprobe
 chroot $R /usr/sbin/ip link set lo up
 cd /
 if [ -e /shell ]; then
-  echo "vm: shell in the host root (read-only; writable: /tmp /run /var/tmp /root /var/lib); exit to power off"
+  echo "vm: shell in the host root (read-only; writable: @TMPFS_DIRS@; from the host: $(cat /binds)); exit to power off"
   setsid cttyhack chroot $R /usr/bin/env -i TERM=${TERM:-linux} HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     /bin/sh -c "cd $(cat /cwd) 2>/dev/null; exec /bin/bash -i || exec /bin/sh -i"
   rc=$?
@@ -173,7 +187,28 @@ def write_cpio(out_path: str, files: list[tuple[str, int, bytes | None]]) -> Non
         entry("TRAILER!!!", 0, b"")
 
 
-def build_initramfs(workdir: str, version: str, busybox: str, shell: bool, cwd: str) -> str:
+def exposed_paths(cwd: str, cmd: list[str], extra: list[str]) -> list[str]:
+    """The host directories the VM binds back over its tmpfs mounts: for the working directory,
+    every absolute path among CMD's arguments (also after NAME=) and each --bind PATH that lies
+    under one of TMPFS_DIRS, that directory's first component below it (/tmp/ci-check for
+    /tmp/ci-check/build/tests), so the whole tree (source and build) is there, read-only."""
+    out: list[str] = []
+    for a in [cwd, *extra, *(arg.split("=", 1)[-1] for arg in cmd)]:
+        if not a.startswith("/"):
+            continue
+        p = os.path.normpath(a)
+        for d in TMPFS_DIRS:
+            if p.startswith(d + "/"):
+                top = d + "/" + p[len(d) + 1:].split("/")[0]
+                if top == VMOUT:
+                    print(f"vm: {top} is the VM's own out share: not bound from the host", flush=True)
+                elif os.path.isdir(top) and top not in out:
+                    out.append(top)
+    return out
+
+
+def build_initramfs(workdir: str, version: str, busybox: str, shell: bool, cwd: str,
+                    binds: list[str] = ()) -> str:
     base = f"/lib/modules/{version}"
     mods = module_closure(version, BOOT_MODULES)
     files: list[tuple[str, int, bytes | None]] = []
@@ -181,7 +216,8 @@ def build_initramfs(workdir: str, version: str, busybox: str, shell: bool, cwd: 
         files.append((d, stat.S_IFDIR | 0o755, None))
     with open(busybox, "rb") as f:
         files.append(("bin/busybox", stat.S_IFREG | 0o755, f.read()))
-    files.append(("init", stat.S_IFREG | 0o755, INIT.replace("@MARKER@", MARKER).encode()))
+    init = INIT.replace("@MARKER@", MARKER).replace("@TMPFS_DIRS@", " ".join(TMPFS_DIRS))
+    files.append(("init", stat.S_IFREG | 0o755, init.encode()))
     names = []
     for m in mods:
         data = open(f"{base}/{m}", "rb").read()
@@ -192,6 +228,7 @@ def build_initramfs(workdir: str, version: str, busybox: str, shell: bool, cwd: 
         names.append(name)
     files.append(("modules.order", stat.S_IFREG | 0o644, ("\n".join(names) + "\n").encode()))
     files.append(("cwd", stat.S_IFREG | 0o644, (cwd + "\n").encode()))
+    files.append(("binds", stat.S_IFREG | 0o644, "".join(b + "\n" for b in binds).encode()))
     if shell:
         files.append(("shell", stat.S_IFREG | 0o644, b""))
     path = os.path.join(workdir, "initramfs.cpio")
@@ -212,6 +249,9 @@ def main() -> int:
                     help="seconds for the kernel to reach /init under KVM before falling back to TCG (default 15)")
     ap.add_argument("--tcg", action="store_true", help="software emulation even when /dev/kvm works")
     ap.add_argument("--shell", action="store_true", help="an interactive shell in the VM instead of CMD")
+    ap.add_argument("--bind", action="append", default=[], metavar="PATH",
+                    help="a host path under /tmp, /run, /var/tmp, /root or /var/lib the VM needs besides the "
+                         "working directory and CMD's arguments (bound back read-only; repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (initramfs, console log)")
     ap.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARG...: what to run in the VM")
     args = ap.parse_args()
@@ -239,7 +279,10 @@ def main() -> int:
     console_log = os.path.join(work, "console.log")
     try:
         try:
-            initrd = build_initramfs(work, version, busybox, args.shell, os.getcwd())
+            binds = exposed_paths(os.getcwd(), cmd, args.bind)
+            if binds:
+                print(f"vm: bound from the host over the VM's tmpfs: {' '.join(binds)}", flush=True)
+            initrd = build_initramfs(work, version, busybox, args.shell, os.getcwd(), binds)
         except (OSError, RuntimeError) as e:
             return skip(f"cannot build the initramfs: {e}")
         with open(os.path.join(outdir, "cmd.sh"), "w") as f:
