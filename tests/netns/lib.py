@@ -102,6 +102,7 @@ class Proc:
 
     def __init__(self, popen: subprocess.Popen, log_path: str, name: str):
         self.popen, self.log_path, self.name = popen, log_path, name
+        self.notify: "NotifySocket | None" = None  # set by Netns.spawn_ready
 
     @property
     def pid(self) -> int:
@@ -150,6 +151,44 @@ class Proc:
         return self.popen.returncode
 
 
+class NotifySocket:
+    """The receiving end of sd_notify(3) for a daemon started in a namespace: an abstract AF_UNIX
+    datagram socket made in that namespace (abstract names are per network namespace)."""
+
+    def __init__(self, ns: "Netns", name: str):
+        self.name = f"{ns.name}-{name}-notify-{secrets.token_hex(4)}"
+        self.sock = ns.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + self.name)
+        self.messages: list[dict] = []
+
+    def env(self, base: dict | None = None) -> dict:
+        e = dict(base if base is not None else os.environ, NOTIFY_SOCKET="@" + self.name)
+        e.pop("WATCHDOG_USEC", None)
+        e.pop("WATCHDOG_PID", None)
+        return e
+
+    def wait_for(self, proc: Proc, key: str, timeout: float = 10) -> dict:
+        """The first message (after those already received) with KEY=1; raises when proc exits
+        or none comes within `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sock.settimeout(0.05)
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                data = None
+            if data is not None:
+                fields = dict(ln.split("=", 1) for ln in data.decode(errors="replace").splitlines() if "=" in ln)
+                self.messages.append(fields)
+                if fields.get(key) == "1":
+                    return fields
+                continue
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited {proc.popen.returncode} before {key}=1:\n" + proc.log())
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{proc.name}: no {key}=1 within {timeout} s:\n" + proc.log())
+
+
 class Netns:
     """One network namespace of a Lab."""
 
@@ -184,6 +223,20 @@ class Netns:
         logf.close()
         proc = Proc(p, log_path, name)
         self.lab._procs.append(proc)
+        return proc
+
+    def spawn_ready(self, argv: list[str], name: str | None = None, env: dict | None = None,
+                    timeout: float = 10) -> Proc:
+        """Starts a daemon (regrelay relay, snoop, registrar) like spawn() with NOTIFY_SOCKET set to
+        a socket of this namespace and waits for its sd_notify READY=1 (every port open, filters
+        installed, privileges dropped): a test sending at once then loses nothing to start-up,
+        however slow the machine. Raises when it exits or is not ready within `timeout` s. The
+        messages (dicts) are kept in proc.notify.messages; no WATCHDOG_USEC is passed."""
+        name = name or os.path.basename(argv[0])
+        ns = NotifySocket(self, name)
+        proc = self.spawn(argv, name=name, env=ns.env(env))
+        proc.notify = ns
+        ns.wait_for(proc, "READY", timeout)
         return proc
 
     # --- configuration --------------------------------------------------------------------

@@ -222,8 +222,9 @@ class Topology:
         self.rcap = Capture(self.rtr, self.r_down)
         self.router_kind = router
         if router == "regrelay":
-            self.router = self.rtr.spawn([binary, "relay", "--client-iface", self.r_down, "--server", SERVER,
-                                          "--log-level", "debug"], name="relay")
+            # READY=1 (sd_notify): its capture and server socket are open.
+            self.router = self.rtr.spawn_ready([binary, "relay", "--client-iface", self.r_down, "--server", SERVER,
+                                                "--log-level", "debug"], name="relay")
             self.router.wait_log(r"relaying from " + re.escape(self.r_down))
         elif router == "dhcrelay":
             dhcrelay = shutil.which("dhcrelay") or "/usr/sbin/dhcrelay"
@@ -241,8 +242,13 @@ class Topology:
             argv.append("--install-filters")
         if write:
             argv += ["--write", write]
-        self.snoop = self.sw.spawn(argv, name=name)
-        self.snoop.wait_log(r"snooping uplink port uplink")
+        # Ready when it says so (sd_notify READY=1): every port's capture open and the filters
+        # installed. Not at its "snooping uplink port uplink" line: the trusted port t1 opens
+        # after the uplink, and a downstream relay's Relay-forward sent in between was dropped
+        # by the filters with nothing capturing it yet (seen on a loaded machine).
+        self.snoop = self.sw.spawn_ready(argv, name=name)
+        for port in ("c1", "c2", "uplink") + ((self.dl.port,) if self.dl else ()):
+            self.snoop.wait_log(rf"snooping \w+ port {port} ", timeout=1)
         return self.snoop
 
 
