@@ -168,6 +168,7 @@ void BM_GroupCommit(benchmark::State& st) {
     }
     Config cfg;
     cfg.server_duid = {0, 3, 0, 1, 2, 0, 0, 0, 0x53, 0xff};
+    cfg.limits.per_source = cfg.limits.per_relay = cfg.limits.per_link = {};  // flood limits off: capacity
     Engine eng(cfg);
     std::vector<Event> events;
     eng.advance(1'700'000'000, events);

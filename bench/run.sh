@@ -91,11 +91,14 @@ if [ "$runs" -gt 0 ] && [ -x "$regrelay" ] && [ -x "$gen" ]; then
 fi
 
 # Live load runs in network namespaces (root): the relay side by side with ISC dhcrelay and
-# dnsmasq, and the snoop shim on a bridge (docs/benchmarks.md, docs/snoop.md).
+# dnsmasq, the snoop shim on a bridge, and the registrar with its SQLite store (docs/benchmarks.md,
+# docs/snoop.md).
 if [ "$(id -u)" -eq 0 ]; then
     "$py" "$(dirname "$0")/relay_bench.py" "$build" || rc=1
     "$py" "$(dirname "$0")/snoop_bench.py" "$build" || rc=1
+    # The registrar end to end: sustained registrations/s with SQLite, latency, RSS at 1M bindings.
+    "$py" "$(dirname "$0")/registrar_bench.py" "$build" || rc=1
 else
-    echo "bench: the namespace load runs (relay_bench.py, snoop_bench.py) need root: skipped" >&2
+    echo "bench: the namespace load runs (relay_bench.py, snoop_bench.py, registrar_bench.py) need root: skipped" >&2
 fi
 exit $rc
