@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/dns_options.h"
 #include "cli/options.h"
 #include "dns/responder.h"
 #include "dns/server.h"
@@ -39,78 +40,103 @@ void on_signal(int) { g_stop.store(true); }
 
 }  // namespace
 
-int dns_view_main(int argc, char** argv) {
-    std::string listen, zone, nameserver, hostmaster, rate_text = "2000/4000", log_level = "info";
-    std::vector<std::string> prefixes, extra_zones, bnames, hosts;
-    unsigned bname_type = dns::kDefaultBnameType, ttl = 300, negative_ttl = 60, payload = 1232, max_tcp = 64;
-    po::options_description desc(kUsage);
-    desc.add_options()
-        ("listen", po::value(&listen), "ADDR:PORT: where to serve ([::1]:5353, [2001:db8::53]:53) (required unless --check)")
-        ("config", po::value<std::string>(), "FILE: read these options from FILE (key = value lines)")
-        ("zone", po::value(&zone), "NAME: the forward zone (AAAA of the --host names, relative names go under it)")
-        ("reverse-prefix", po::value(&prefixes)->composing(), "PREFIX: serve the ip6.arpa zone of PREFIX (length a multiple of 4); repeatable")
-        ("bname-zone", po::value(&extra_zones)->composing(), "NAME: a further zone, holding BNAMEs only (e.g. the parent of an old prefix's reverse zone); repeatable")
-        ("bname", po::value(&bnames)->composing(), "\"OWNER TARGET [TTL]\": a BNAME record (OWNER inside a zone of ours, not an apex); repeatable")
-        ("host", po::value(&hosts)->composing(), "\"NAME ADDR\": a static AAAA (NAME relative to --zone, or absolute) and PTR; repeatable")
-        ("bname-type", po::value(&bname_type), "N: the RR type code of BNAME, 65280-65534 (default 65280)")
-        ("ttl", po::value(&ttl), "SECONDS: TTL of AAAA, PTR, NS, SOA (default 300); a BNAME's own TTL is its third field")
-        ("negative-ttl", po::value(&negative_ttl), "SECONDS: SOA MINIMUM, negative answers' TTL (default 60)")
-        ("nameserver", po::value(&nameserver), "NAME: NS and SOA MNAME of every zone (default ns.<zone>)")
-        ("hostmaster", po::value(&hostmaster), "NAME: SOA RNAME (default hostmaster.<zone>)")
-        ("edns-payload", po::value(&payload), "OCTETS: EDNS UDP payload offered and honoured at most (512-65535, default 1232)")
-        ("max-tcp", po::value(&max_tcp), "N: open TCP connections at most (default 64)")
-        ("rate-limit", po::value(&rate_text), "RATE[/BURST]: UDP queries per second per source /64 (0: off; default 2000/4000)")
-        ("check", "load the configuration, report the first error, exit")
-        ("log-level", po::value(&log_level), "trace, debug, info, warn, error (default info)")
-        ("help,h", "show this help");
-    po::variables_map vm;
-    Origins origins;
-    try {
-        if (!parse_args(argc, argv, desc, vm, origins)) return 0;
-        setup_logging(log_level);
-    } catch (const UsageError& e) {
-        std::fprintf(stderr, "regrelay dns-view: %s\n", locate(e, origins).c_str());
-        return 2;
-    }
-    auto bad = [&](const std::string& opt, const std::string& why, const std::string& value = {}) {
-        std::fprintf(stderr, "regrelay dns-view: %s\n", locate(UsageError("--" + opt + " " + why, opt, value), origins).c_str());
-        return 2;
-    };
-    dns::DnsConfig cfg;
-    cfg.forward_zone = zone;
-    for (const auto& p : prefixes) {
-        auto pp = dns::parse_prefix(p);
-        if (!pp) return bad("reverse-prefix", "'" + p + "': not an IPv6 prefix", p);
+void add_dns_options(po::options_description& d, DnsArgs& a) {
+    // The names, held while add_options() copies them.
+    const std::string p = a.prefix;
+    const std::vector<std::string> n = {p + "zone", p + "reverse-prefix", p + "host", p + "ttl", p + "negative-ttl",
+                                        p + "nameserver", p + "hostmaster", p + "edns-payload", p + "max-tcp",
+                                        p + "rate-limit"};
+    const std::string rev_default =
+        p.empty() ? "" : " (default: every --link prefix whose length is a multiple of 4)";
+    const std::string rev_help = "PREFIX: serve the ip6.arpa zone of PREFIX (length a multiple of 4); repeatable" + rev_default;
+    const std::string host_help = "\"NAME ADDR\": a static AAAA (NAME relative to --" + n[0] + ", or absolute) and PTR; repeatable";
+    d.add_options()
+        (n[0].c_str(), po::value(&a.zone), "NAME: the forward zone (AAAA of the named hosts; relative names go under it)")
+        (n[1].c_str(), po::value(&a.prefixes)->composing(), rev_help.c_str())
+        ("bname-zone", po::value(&a.extra_zones)->composing(), "NAME: a further zone, holding BNAMEs only (e.g. the parent of an old prefix's reverse zone); repeatable")
+        ("bname", po::value(&a.bnames)->composing(), "\"OWNER TARGET [TTL]\": a BNAME record (OWNER inside a zone of ours, not an apex); repeatable")
+        (n[2].c_str(), po::value(&a.hosts)->composing(), host_help.c_str())
+        ("bname-type", po::value(&a.bname_type), "N: the RR type code of BNAME, 65280-65534 (default 65280)")
+        (n[3].c_str(), po::value(&a.ttl), "SECONDS: TTL of AAAA, PTR, NS, SOA (default 300); a BNAME's own TTL is its third field")
+        (n[4].c_str(), po::value(&a.negative_ttl), "SECONDS: SOA MINIMUM, negative answers' TTL (default 60)")
+        (n[5].c_str(), po::value(&a.nameserver), "NAME: NS and SOA MNAME of every zone (default ns.<zone>)")
+        (n[6].c_str(), po::value(&a.hostmaster), "NAME: SOA RNAME (default hostmaster.<zone>)")
+        (n[7].c_str(), po::value(&a.payload), "OCTETS: EDNS UDP payload offered and honoured at most (512-65535, default 1232)")
+        (n[8].c_str(), po::value(&a.max_tcp), "N: open TCP connections at most (default 64)")
+        (n[9].c_str(), po::value(&a.rate_text), "RATE[/BURST]: UDP queries per second per source /64 (0: off; default 2000/4000)");
+}
+
+DnsSettings build_dns_settings(const DnsArgs& a, uint32_t serial) {
+    const std::string& p = a.prefix;
+    DnsSettings s;
+    dns::DnsConfig& cfg = s.view;
+    cfg.forward_zone = a.zone;
+    for (const auto& text : a.prefixes) {
+        auto pp = dns::parse_prefix(text);
+        if (!pp) fail(p + "reverse-prefix", "'" + text + "': not an IPv6 prefix", text);
         cfg.reverse_prefixes.push_back(*pp);
     }
-    cfg.extra_zones = extra_zones;
-    if (bname_type < dns::kBnameTypeMin || bname_type > dns::kBnameTypeMax)
-        return bad("bname-type", std::to_string(bname_type) + ": outside the private-use range 65280-65534");
-    cfg.bname_type = uint16_t(bname_type);
-    cfg.ttl = ttl;
-    cfg.negative_ttl = negative_ttl;
-    cfg.nameserver = nameserver;
-    cfg.hostmaster = hostmaster;
-    cfg.serial = uint32_t(time(nullptr));
-    for (const auto& b : bnames) {
+    cfg.extra_zones = a.extra_zones;
+    if (a.bname_type < dns::kBnameTypeMin || a.bname_type > dns::kBnameTypeMax)
+        fail("bname-type", std::to_string(a.bname_type) + ": outside the private-use range 65280-65534");
+    cfg.bname_type = uint16_t(a.bname_type);
+    cfg.ttl = a.ttl;
+    cfg.negative_ttl = a.negative_ttl;
+    cfg.nameserver = a.nameserver;
+    cfg.hostmaster = a.hostmaster;
+    cfg.serial = serial;
+    for (const auto& b : a.bnames) {
         std::string err;
-        auto r = dns::parse_bname(b, ttl, err);
-        if (!r) return bad("bname", err, b);
+        auto r = dns::parse_bname(b, a.ttl, err);
+        if (!r) fail("bname", err, b);
         cfg.bnames.push_back(*r);
     }
-    for (const auto& h : hosts) {
+    for (const auto& h : a.hosts) {
         std::istringstream in(h);
         std::string name, addr, extra;
         in >> name >> addr >> extra;
         dns::StaticHost sh;
         if (name.empty() || addr.empty() || !extra.empty() || inet_pton(AF_INET6, addr.c_str(), &sh.addr) != 1)
-            return bad("host", "'" + h + "': expected NAME IPV6-ADDRESS", h);
+            fail(p + "host", "'" + h + "': expected NAME IPV6-ADDRESS", h);
         sh.name = name;
         cfg.hosts.push_back(sh);
     }
-    if (payload < 512 || payload > 65535) return bad("edns-payload", std::to_string(payload) + ": not in 512-65535");
-    auto rate = limits::parse_rate(rate_text);
-    if (!rate) return bad("rate-limit", "'" + rate_text + "': expected RATE or RATE/BURST");
+    if (a.payload < 512 || a.payload > 65535) fail(p + "edns-payload", std::to_string(a.payload) + ": not in 512-65535");
+    s.responder.udp_payload = uint16_t(a.payload);
+    auto rate = limits::parse_rate(a.rate_text);
+    if (!rate) fail(p + "rate-limit", "'" + a.rate_text + "': expected RATE or RATE/BURST");
+    s.server.max_tcp = a.max_tcp;
+    s.server.per_source = *rate;
+    dns::ZoneView view;
+    std::string err;
+    if (!view.load(cfg, err)) throw UsageError((p.empty() ? "configuration: " : "DNS view: ") + err);
+    return s;
+}
+
+int dns_view_main(int argc, char** argv) {
+    std::string listen, log_level = "info";
+    DnsArgs args;
+    po::options_description desc(kUsage);
+    desc.add_options()
+        ("listen", po::value(&listen), "ADDR:PORT: where to serve ([::1]:5353, [2001:db8::53]:53) (required unless --check)")
+        ("config", po::value<std::string>(), "FILE: read these options from FILE (key = value lines)");
+    add_dns_options(desc, args);
+    desc.add_options()
+        ("check", "load the configuration, report the first error, exit")
+        ("log-level", po::value(&log_level), "trace, debug, info, warn, error (default info)")
+        ("help,h", "show this help");
+    po::variables_map vm;
+    Origins origins;
+    DnsSettings settings;
+    try {
+        if (!parse_args(argc, argv, desc, vm, origins)) return 0;
+        setup_logging(log_level);
+        settings = build_dns_settings(args, uint32_t(time(nullptr)));
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "regrelay dns-view: %s\n", locate(e, origins).c_str());
+        return 2;
+    }
+    const dns::DnsConfig& cfg = settings.view;
     dns::ZoneView view;
     std::string err;
     if (!view.load(cfg, err)) {
@@ -122,14 +148,12 @@ int dns_view_main(int argc, char** argv) {
                     cfg.hosts.size());
         return 0;
     }
-    if (listen.empty()) return bad("listen", "is required: ADDR:PORT to serve on");
-    dns::ResponderOptions ropts;
-    ropts.udp_payload = uint16_t(payload);
-    dns::Responder responder(view, ropts);
-    dns::ServerOptions sopts;
-    sopts.max_tcp = max_tcp;
-    sopts.per_source = *rate;
-    dns::DnsServer server(responder, sopts);
+    if (listen.empty()) {
+        std::fprintf(stderr, "regrelay dns-view: --listen is required: ADDR:PORT to serve on\n");
+        return 2;
+    }
+    dns::Responder responder(view, settings.responder);
+    dns::DnsServer server(responder, settings.server);
     if (!server.open(listen, err)) {
         std::fprintf(stderr, "regrelay dns-view: --listen %s\n", err.c_str());
         return 1;

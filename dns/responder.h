@@ -48,6 +48,8 @@ public:
     // The response to `query`, or empty when no response is due (a counted drop).
     std::vector<uint8_t> respond(std::span<const uint8_t> query, Transport transport);
     const ResponderCounters& counters() const { return counters_; }
+    // A reload (the registrar's SIGHUP): new options, the counters kept.
+    void set_options(const ResponderOptions& opts) { opts_ = opts; }
 
 private:
     const ZoneView& zones_;
