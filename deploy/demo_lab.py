@@ -42,6 +42,7 @@ REGCLIENT = os.path.join(ROOT, "tests", "addrreg", "regclient.py")
 KEA = shutil.which("kea-dhcp6") or "/usr/sbin/kea-dhcp6"
 DHCLIENT = shutil.which("dhclient") or "/usr/sbin/dhclient"
 TCPDUMP = shutil.which("tcpdump") or "/usr/bin/tcpdump"
+DIG = shutil.which("dig") or "/usr/bin/dig"
 
 PREFIX = "rrdemo"
 CLIENT_MAC = "02:00:00:de:00:01"
@@ -52,6 +53,7 @@ ROUTER_WAN = "2001:db8:ffff::2"
 KEA_ADDR = "2001:db8:ffff::1"
 REG_ADDR = "2001:db8:ffff::3"
 SERVER_DUID = "000300010200000053ff"
+HOST, ZONE, ALIAS = "laptop", "hosts.example.net.", "corp.example."  # option 39's name; corp.example. BNAME ZONE
 
 # Interface names: fixed (each namespace is private), chosen to be read in the output.
 CLI_IF, SW_PORT, SW_UP, BRIDGE, R_LAN, R_WAN, SRV_IF = "eth0", "port1", "uplink", "br0", "lan0", "wan0", "eth0"
@@ -283,7 +285,9 @@ class Demo:
                 raise RuntimeError("kea-dhcp6 could not open its sockets:\n" + self.kea.log()[-1500:])
         self.db = lab.path("registrar.db")
         self.registrar = reg.spawn([self.regrelay, "registrar", "--db", "sqlite:" + self.db, "--server-duid",
-                                    SERVER_DUID, "--link", "office=2001:db8:1::/64"], name="registrar")
+                                    SERVER_DUID, "--link", "office=2001:db8:1::/64", "--dns-listen",
+                                    f"[{REG_ADDR}]:53", "--dns-zone", ZONE, "--bname-zone", "example.",
+                                    "--bname", f"{ALIAS} {ZONE} 600"], name="registrar")
         self.registrar.wait_log(r"registrar on UDP port 547", timeout=10)
 
         self.snoop = sw.spawn([self.regrelay, "snoop", "--client-port", SW_PORT, "--uplink", SW_UP,
@@ -306,7 +310,9 @@ class Demo:
      |                                          regrelay relay --client-iface {R_LAN} --server {KEA_ADDR} --server {REG_ADDR}
    server  {n['server']:<28} bridge {SRV_LAN}: {SRV_IF} + {SRV_REG}; {SRV_LAN} {KEA_ADDR}/64: Kea 2.2; tcpdump -i {SRV_IF}
      |
-   reg     {n['reg']:<28} {REG_IF} {REG_ADDR}/64: regrelay registrar --db sqlite:registrar.db --link office=2001:db8:1::/64""")
+   reg     {n['reg']:<28} {REG_IF} {REG_ADDR}/64: regrelay registrar --db sqlite:registrar.db --link office=2001:db8:1::/64
+                                                --dns-listen [{REG_ADDR}]:53 --dns-zone {ZONE} --bname-zone example.
+                                                --bname '{ALIAS} {ZONE} 600'""")
 
     # --- step 1: the lease -----------------------------------------------------------------------
     def lease(self):
@@ -362,9 +368,10 @@ class Demo:
     # --- step 2: the registration ----------------------------------------------------------------
     def register(self):
         heading(f"2. An address registration (RFC 9686): regclient registers {CLIENT_ADDR}")
-        out(f"   regclient.py --iface {CLI_IF} --address {CLIENT_ADDR}   (ADDR-REG-INFORM to ff02::1:2, "
-            "from the address itself)")
-        rc_proc = self.cli.spawn([PY, REGCLIENT, "--iface", CLI_IF, "--address", CLIENT_ADDR], name="regclient")
+        out(f"   regclient.py --iface {CLI_IF} --address {CLIENT_ADDR} --fqdn {HOST}   (ADDR-REG-INFORM to ff02::1:2, "
+            "from the address itself, with its name in option 39)")
+        rc_proc = self.cli.spawn([PY, REGCLIENT, "--iface", CLI_IF, "--address", CLIENT_ADDR, "--fqdn", HOST],
+                                 name="regclient")
         try:
             rc = rc_proc.popen.wait(20)
         except subprocess.TimeoutExpired:
@@ -449,7 +456,7 @@ class Demo:
 
     # --- step 4: logs --------------------------------------------------------------------------
     def logs(self):
-        heading("5. The registrar: its log, and `regrelay who-had` on its database")
+        heading("5. The registrar: its log, `regrelay who-had` on its database, and its DNS view")
         self.registrar.stop()
         lines = [strip_log_time(l) for l in self.registrar.log().splitlines()
                  if re.search(r"info (registered address |\S+: stopping; )", l)]
@@ -467,6 +474,26 @@ class Demo:
         if who.returncode != 0 or CLIENT_MAC not in who.stdout:
             self.ok = False
             out(f"   FAILED: who-had exit {who.returncode}, or without the client's MAC {CLIENT_MAC}")
+        if self.dns_answer:
+            out("\n" + self.dns_answer)
+
+    def dns(self):
+        """dig through the BNAME, from the router, while the registrar still runs."""
+        self.dns_answer = ""
+        if not os.access(DIG, os.X_OK):
+            self.dns_answer = f"   (no {DIG}: the DNS query is skipped; Debian: bind9-dnsutils)"
+            return
+        name = f"{HOST}.{ALIAS}"
+        r = self.rtr.exec(DIG, "@" + REG_ADDR, "+norec", "+time=2", "+tries=2", "+nocookie", "+noall", "+answer",
+                          name, "AAAA", check=False, timeout=20)
+        lines = [re.sub(r"\s+", " ", l.strip()) for l in r.stdout.splitlines() if l.strip()]
+        self.dns_answer = (f"   $ dig @{REG_ADDR} {name} AAAA +noall +answer     (in the router; {ALIAS} BNAME {ZONE})\n"
+                           + indent("\n".join(lines) if lines else f"(no answer: exit {r.returncode} "
+                                                                    f"{r.stderr.strip()})", 5)
+                           + "\n   (TYPE65280 is the BNAME, in RFC 3597 form: the draft has no type code; docs/dns.md)")
+        if not any(l.endswith(f"AAAA {CLIENT_ADDR}") for l in lines):
+            self.ok = False
+            self.dns_answer += "\n   FAILED: no AAAA through the BNAME"
         heading("6. What regrelay logged")
         xid = self.reg_xid or "0x"
         for name, proc in (("regrelay snoop (switch)", self.snoop), ("regrelay relay (router)", self.relay)):
@@ -512,6 +539,7 @@ def main():
         demo.show_lab()
         demo.lease()
         demo.register()
+        demo.dns()
         demo.hops()
         demo.logs()
         rc = 0 if demo.ok else 1

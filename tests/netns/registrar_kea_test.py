@@ -19,14 +19,19 @@ GROUP is one of:
         2001:db8:1::100 with ADDR-REG-INFORM and accepts the ADDR-REG-REPLY (RFC 9686 §4.3 checks),
         which carries the registrar's Server Identifier, not Kea's. The relay sent the registration
         to both servers: Kea logged DHCP6_UNKNOWN_MSG_RECEIVED for type 36 and sent nothing for it
-        (no Relay-reply reached the relay from Kea's address for that xid). The registrar's database
+        (one Relay-reply for that xid came back through the relay, ADDR-REG-REPLY). The registrar's database
         (read with the sqlite3 CLI) holds the registration with the client's MAC (option 79 of the
         innermost level: the LDRA's), the switch port's Interface-ID and link office (matched by the
         router's link-address 2001:db8:1::1). `regrelay who-had ADDR --json` answers with the MAC of
-        the client's interface and the switch port.
+        the client's interface and the switch port. DNS: the registration carried the name "laptop"
+        (Client FQDN option 39, partial); the registrar's DNS view (--dns-listen, docs/dns.md),
+        asked with dig from the router, answers laptop.hosts.example.net. AAAA 2001:db8:1::100 and
+        its PTR (the reverse zone of the link's /64), NXDOMAIN for a name nobody registered, and
+        laptop.corp.example. AAAA through the BNAME corp.example. -> hosts.example.net.: the BNAME
+        RR, the synthesized CNAME and the AAAA.
 
-Exits 0 when every check passes, 1 otherwise, 77 (skip) when not root or Kea, dhclient or sqlite3
-is missing.
+Exits 0 when every check passes, 1 otherwise, 77 (skip) when not root or Kea, dhclient, sqlite3 or
+dig is missing.
 """
 
 import ipaddress
@@ -45,6 +50,7 @@ from kea_e2e_test import CLIENT_MAC, DHCLIENT, KEA, RESERVED_1, SERVER, Dhclient
 PY = "/usr/bin/python3"
 REGCLIENT = os.path.join(HERE, "..", "addrreg", "regclient.py")
 SQLITE3 = "/usr/bin/sqlite3"
+DIG = "/usr/bin/dig"
 
 CLIENT_GUA = "2001:db8:1::100"    # the address the client registers (static; a SLAAC one works alike)
 LINK = "2001:db8:1::1"            # the router on the client link
@@ -53,6 +59,10 @@ REG_UP = "2001:db8:fffe::2"       # the router on the registrar's link
 REGISTRAR = "2001:db8:fffe::1"
 REG_DUID = "000300010200000053ff"
 KEA_DUID = "000200007ed97265677265"  # tests/kea/kea-dhcp6.json.in: EN 32473, identifier 7265677265
+HOST = "laptop"                   # the name the client sends in option 39 (a partial name)
+ZONE = "hosts.example.net."       # the registrar's forward zone
+FQDN = HOST + "." + ZONE
+ALIAS_ZONE, ALIAS = "example.", "corp.example."   # corp.example. BNAME hosts.example.net.
 
 
 def a16hex(addr):
@@ -65,6 +75,29 @@ def sql(db, query):
     if r.returncode != 0:
         raise RuntimeError(f"sqlite3: {r.stderr}")
     return [line.split("|") for line in r.stdout.splitlines()]
+
+
+def dig(ns, name, qtype):
+    """`dig @REGISTRAR NAME QTYPE` from `ns`: rcode, header flags and the answer section as
+    (owner, type, rdata) tuples (TTL and class left out)."""
+    r = ns.exec(DIG, "@" + REGISTRAR, "+norec", "+time=2", "+tries=2", "+nocookie", name, qtype, check=False,
+                timeout=20)
+    out = {"rcode": None, "flags": set(), "answer": [], "text": r.stdout + r.stderr}
+    m = re.search(r"status: ([A-Z]+)", r.stdout)
+    out["rcode"] = m.group(1) if m else None
+    m = re.search(r";; flags: ([a-z ]*);", r.stdout)
+    out["flags"] = set(m.group(1).split()) if m else set()
+    section = False
+    for line in r.stdout.splitlines():
+        if line.startswith(";; ANSWER SECTION"):
+            section = True
+        elif not line.strip():
+            section = False  # a blank line ends a section
+        elif section and not line.startswith(";"):
+            f = line.split(None, 4)
+            if len(f) == 5:
+                out["answer"].append((f[0].lower(), f[3], f[4]))
+    return out
 
 
 def kv(line):
@@ -95,7 +128,11 @@ class Topology:
         self.kea = Kea(lab, self.srv, self.s_if)
         self.db = lab.path("registrar.db")
         self.registrar = self.reg.spawn([binary, "registrar", "--db", "sqlite:" + self.db, "--server-duid", REG_DUID,
-                                         "--link", "office=2001:db8:1::/64", "--log-level", "debug"],
+                                         "--link", "office=2001:db8:1::/64", "--log-level", "debug",
+                                         # The DNS view: the forward zone, the reverse zone of the
+                                         # link's /64 (the default), a BNAME in a zone of its own.
+                                         "--dns-listen", f"[{REGISTRAR}]:53", "--dns-zone", ZONE,
+                                         "--bname-zone", ALIAS_ZONE, "--bname", f"{ALIAS} {ZONE} 600"],
                                         name="registrar")
         self.registrar.wait_log(r"registrar on UDP port 547")
         self.snoop = self.sw.spawn([binary, "snoop", "--client-port", self.sw_port, "--uplink", self.sw_up,
@@ -131,7 +168,7 @@ def group_e2e(c, lab, binary):
 
     # --- the registration: regclient <-> registrar ---------------------------------------------
     kea_log_start = len(t.kea.log())
-    rc, out = register(lab, t.cli, t.c_if, CLIENT_GUA)
+    rc, out = register(lab, t.cli, t.c_if, CLIENT_GUA, "--fqdn", HOST)
     c.eq(rc, 0, "registration: regclient accepts an ADDR-REG-REPLY (exit 0)")
     sent = [kv(l) for l in out.splitlines() if l.startswith("sent ")]
     done = [kv(l) for l in out.splitlines() if l.startswith("registered ")]
@@ -146,14 +183,15 @@ def group_e2e(c, lab, binary):
     # Kea got the same Relay-forward (the relay sends to both servers), did not know type 36 and
     # answered nothing for it.
     try:
-        t.kea.proc.wait_log(rf"tid={xid}: UNKNOWN \(type 36\) received from {re.escape(KEA_UP)}", timeout=5,
-                            start=kea_log_start)
         t.kea.proc.wait_log(r"DHCP6_UNKNOWN_MSG_RECEIVED received unknown message \(type 36\)", timeout=5,
                             start=kea_log_start)
-        unknown = True
     except TimeoutError:
-        unknown = False
+        pass
     kea_after = t.kea.log()[kea_log_start:]
+    # Kea prints the transaction-id without leading zeros (tid=0xa20fb3).
+    tids = [int(m.group(1), 16) for m in re.finditer(rf"tid=0x([0-9a-f]+): UNKNOWN \(type 36\) received from "
+                                                     rf"{re.escape(KEA_UP)}\b", kea_after)]
+    unknown = bool(xid) and tids == [int(xid, 16)] and "DHCP6_UNKNOWN_MSG_RECEIVED" in kea_after
     c.check(unknown, "Kea: received the registration from the relay and logged DHCP6_UNKNOWN_MSG_RECEIVED "
                      "for type 36 (Kea 2.2 drops ADDR-REG-INFORM)", kea_after[-1500:])
     c.check(not re.search(r"DHCP6_PACKET_SEND", kea_after), "Kea: sent nothing (no DHCP6_PACKET_SEND) for it",
@@ -194,6 +232,30 @@ def group_e2e(c, lab, binary):
     except json.JSONDecodeError as e:
         c.check(False, "who-had --json prints one JSON object", f"{e}: {who.stdout!r} {who.stderr!r}")
 
+    # --- DNS: the registrar serves the registration's name (option 39) ------------------------
+    c.eq(sql(t.db, "SELECT fqdn FROM bindings WHERE address = x'" + a16hex(CLIENT_GUA) + "'"), [[HOST]],
+         "database: the binding has the name of option 39")
+    r = dig(t.rtr, FQDN, "AAAA")
+    c.check(r["rcode"] == "NOERROR" and "aa" in r["flags"] and r["answer"] == [(FQDN, "AAAA", CLIENT_GUA)],
+            f"dig {FQDN} AAAA: authoritative, the registered address", r["text"])
+    ptr = ipaddress.IPv6Address(CLIENT_GUA).reverse_pointer + "."
+    r = dig(t.rtr, ptr, "PTR")
+    c.check(r["rcode"] == "NOERROR" and "aa" in r["flags"] and r["answer"] == [(ptr, "PTR", FQDN)],
+            f"dig -x {CLIENT_GUA}: authoritative PTR {FQDN}", r["text"])
+    alias = HOST + "." + ALIAS
+    r = dig(t.rtr, alias, "AAAA")
+    # The BNAME RR in RFC 3597 form (the draft has no type code; docs/dns.md): its RDATA is the
+    # target in wire format, uncompressed.
+    target = b"".join(bytes([len(label)]) + label.encode() for label in ZONE.split(".")[:-1]) + b"\x00"
+    bname_rr = (ALIAS, "TYPE65280", f"\\# {len(target)} {target.hex().upper()}")
+    c.check(r["rcode"] == "NOERROR" and "aa" in r["flags"] and r["answer"][:1] == [bname_rr],
+            f"dig {alias} AAAA: the BNAME record {ALIAS} -> {ZONE} first", r["text"])
+    c.eq(r["answer"][1:], [(alias, "CNAME", FQDN), (FQDN, "AAAA", CLIENT_GUA)],
+         f"dig {alias} AAAA: then the synthesized CNAME to {FQDN} and the host's AAAA")
+    r = dig(t.rtr, "other." + ZONE, "AAAA")
+    c.check(r["rcode"] == "NXDOMAIN" and r["answer"] == [], f"dig other.{ZONE} AAAA: NXDOMAIN (no such registration)",
+            r["text"])
+
     c.check(re.search(rf"ADDR-REG-INFORM address {re.escape(CLIENT_GUA)} mac {mac_text} .*{re.escape(t.sw_port)}",
                       t.snoop.log()), "snoop: logged the registration with the client's MAC and port")
     c.eq(t.relay.stop(), 0, "relay: SIGTERM, exit 0")
@@ -208,7 +270,7 @@ LIMIT = 100  # seconds; ctest's TIMEOUT is 120
 def main():
     return lib.run_groups("rrrk", GROUPS, LIMIT, log_chars=5000, timed=True,
                           needs=lambda g: [(KEA, "kea-dhcp6-server"), (DHCLIENT, "isc-dhcp-client"),
-                                           (SQLITE3, "Debian package sqlite3")])
+                                           (SQLITE3, "Debian package sqlite3"), (DIG, "Debian package bind9-dnsutils")])
 
 
 if __name__ == "__main__":
