@@ -26,7 +26,9 @@ to one core, median of REPS runs.
 
 Environment: QUICK=1 (1 repetition, 1 s trials), REPS, TRIAL, RELAYS=regrelay,dhcrelay,dnsmasq,
 CASES=fixed,solicit-1,inform-1,solicit-100k,inform-100k,reverse,replay, FIXED_RATES, FIXED_CASES, REPLAY_FRAMES, NICE (default -20),
-REGRELAY_ARGS (extra `regrelay relay` options, for experiments),
+REGRELAY_ARGS (extra `regrelay relay` options, for experiments), REGRELAY_BASELINE=PATH (another
+regrelay binary, e.g. a build of the tree before a change, measured side by side as
+"regrelay-baseline"),
 OUT=docs/benchmarks.md (the results file; OUT= writes none), KEEP=1 keeps the work directory.
 """
 
@@ -251,9 +253,10 @@ class Bench:
     # --- the relays -----------------------------------------------------------------------
     def relay_argv(self, relay: str, verbose: bool = False) -> list[str]:
         lab = self.lab
-        if relay == "regrelay":
+        if relay in ("regrelay", "regrelay-baseline"):
             # Flood limits off: the load generator is one host (or 100k) at a rate no real host reaches.
-            return [self.regrelay, "relay", "--client-iface", lab.rc_if, "--server", SERVER, "--log-level", "warn",
+            binary = self.regrelay if relay == "regrelay" else os.environ["REGRELAY_BASELINE"]
+            return [binary, "relay", "--client-iface", lab.rc_if, "--server", SERVER, "--log-level", "warn",
                     "--rate-limit-mac", "0", "--rate-limit-port", "0",
                     *os.environ.get("REGRELAY_ARGS", "").split()]
         if relay == "dhcrelay":
@@ -495,6 +498,8 @@ def main() -> int:
             print(f"relay_bench: {p} is missing: build it first (cmake --build {build})", file=sys.stderr)
             return 1
     relays = os.environ.get("RELAYS", "regrelay,dhcrelay,dnsmasq").split(",")
+    if os.environ.get("REGRELAY_BASELINE") and "regrelay" in relays and "regrelay-baseline" not in relays:
+        relays.insert(relays.index("regrelay") + 1, "regrelay-baseline")
     for peer, path in (("dhcrelay", DHCRELAY), ("dnsmasq", DNSMASQ)):
         if peer in relays and not os.access(path, os.X_OK):
             log(f"relay_bench: {path} not installed (deploy/install-deps.sh): {peer} skipped")
@@ -521,12 +526,17 @@ def main() -> int:
         if "fixed" in cases:
             for case in FIXED_CASES:
                 log(f"== fixed rates: {CASES[case][3]}")
-                for relay in relays:
-                    if relay == "dhcrelay" and CASES[case][1] == "inform":
-                        continue  # drops type 36 (shown by the search's drop check)
-                    for rate in FIXED_RATES:
-                        ts = [b.fixed(relay, case, rate) for _ in range(REPS)]
-                        fixed[(relay, case, rate)] = summarise_fixed(ts)
+                # Repetitions interleaved across the relays (A, B, A, B...): a change in the
+                # machine's load during the case then falls on every relay alike.
+                runs: dict[tuple[str, str, float], list[dict]] = {}
+                for _ in range(REPS):
+                    for relay in relays:
+                        if relay == "dhcrelay" and CASES[case][1] == "inform":
+                            continue  # drops type 36 (shown by the search's drop check)
+                        for rate in FIXED_RATES:
+                            runs.setdefault((relay, case, rate), []).append(b.fixed(relay, case, rate))
+                for key, ts in runs.items():
+                    fixed[key] = summarise_fixed(ts)
         for case in [c for c in CASES if c in cases]:
             log(f"== {CASES[case][3]}")
             for relay in relays:
@@ -626,7 +636,7 @@ def render_fixed(fixed: dict, relays: list[str]) -> list[str]:
 def render(results, relays, cases, replay, b: Bench, elapsed, load0, load1, v: dict[str, str],
            fixed: dict | None = None) -> str:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    peers = [r for r in relays if r != "regrelay"]
+    peers = [r for r in relays if r not in ("regrelay", "regrelay-baseline")]
     shown = [c for c in CASES if c in cases]
 
     def cell(r: str, case: str) -> str:

@@ -7,6 +7,7 @@
 #include <pcap/pcap.h>
 
 #include <fcntl.h>
+#include <linux/if_packet.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -153,6 +154,16 @@ std::unique_ptr<PacketSource> open_live(const std::string& iface, const LiveOpti
         pcap_close(p);
         return nullptr;
     }
+#ifdef PACKET_IGNORE_OUTGOING
+    // libpcap 1.10 skips outgoing frames in user space, after the kernel has cloned and run the
+    // filter on every frame we send ourselves (perf: 7 % of a relay's CPU on its reply path at
+    // 50,000/s). The kernel (4.20 and later) can leave them out itself; where it cannot, the
+    // option fails and libpcap's own check still holds.
+    if (opt.inbound_only) {
+        int one = 1;
+        setsockopt(pcap_get_selectable_fd(p), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+    }
+#endif
     if (!opt.filter.empty()) {
         struct bpf_program prog;
         if (pcap_compile(p, &prog, opt.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0 ||

@@ -7,15 +7,33 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace regrelay::capture {
 
 UdpSocket::~UdpSocket() {
+    for (auto& p : peers_) ::close(p.fd);
     if (fd_ >= 0) ::close(fd_);
 }
 
+namespace {
+
+sockaddr_in6 sockaddr_of(const Ip6Addr& a, uint16_t port) {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(port);
+    std::memcpy(sa.sin6_addr.s6_addr, a.b.data(), 16);
+    return sa;
+}
+
+}  // namespace
+
 bool UdpSocket::open(uint16_t port, int rcvbuf_bytes, std::string& err) {
+    return open_at(Ip6Addr{}, 0, port, rcvbuf_bytes, err);
+}
+
+bool UdpSocket::open_at(const Ip6Addr& addr, unsigned scope, uint16_t port, int rcvbuf_bytes, std::string& err) {
     fd_ = ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd_ < 0) {
         err = std::string("socket: ") + strerror(errno);
@@ -36,28 +54,130 @@ bool UdpSocket::open(uint16_t port, int rcvbuf_bytes, std::string& err) {
             setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof rcvbuf_bytes);
         setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &rcvbuf_bytes, sizeof rcvbuf_bytes);
     }
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_port = htons(port);
-    sa.sin6_addr = in6addr_any;
+    sockaddr_in6 sa = sockaddr_of(addr, port);
+    sa.sin6_scope_id = scope;
+    const std::string where = "[" + addr.str() + (scope ? "%" + std::to_string(scope) : "") + "]:" + std::to_string(port);
+    if (addr.is_multicast()) {
+        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        ipv6_mreq mr{};
+        std::memcpy(&mr.ipv6mr_multiaddr, addr.b.data(), 16);
+        mr.ipv6mr_interface = scope;
+        if (::setsockopt(fd_, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof mr) != 0) {
+            err = "joining " + where + ": " + strerror(errno);
+            ::close(fd_);
+            fd_ = -1;
+            return false;
+        }
+    }
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-        err = "bind [::]:" + std::to_string(port) + ": " + strerror(errno);
-        if (errno == EADDRINUSE)
+        err = "bind " + where + ": " + strerror(errno);
+        if (errno == EADDRINUSE && addr.is_unspecified())
             err = "UDP port " + std::to_string(port) +
                   " is already in use in this network namespace (another regrelay relay or a DHCPv6 server?)";
+        else if (errno == EADDRINUSE)
+            err += " (another process has this address and port" +
+                   std::string(addr.is_multicast() ? " without SO_REUSEADDR)" : ")");
+        else if (errno == EADDRNOTAVAIL)
+            err += " (not an address of this host)";
         else if (errno == EACCES)
             err += " (binding a port below 1024 needs CAP_NET_BIND_SERVICE)";
         ::close(fd_);
         fd_ = -1;
         return false;
     }
+    port_ = port;
+    rcvbuf_bytes_ = rcvbuf_bytes;
     rx_bufs_.resize(kBatch * kBufSize);
     return true;
+}
+
+int UdpSocket::open_peer(const Ip6Addr& src, std::string& err) {
+    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (fd < 0) {
+        err = std::string("socket: ") + strerror(errno);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (rcvbuf_bytes_ > 0) {
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf_bytes_, sizeof rcvbuf_bytes_) != 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes_, sizeof rcvbuf_bytes_);
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &rcvbuf_bytes_, sizeof rcvbuf_bytes_);
+    }
+    // Filtered before it is bound: nothing from an ignored interface is queued in between.
+    if (!apply_filter(fd, err)) {
+        ::close(fd);
+        return -1;
+    }
+    sockaddr_in6 sa = sockaddr_of(src, port_);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+        err = "bind [" + src.str() + "]:" + std::to_string(port_) + ": " + strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool UdpSocket::connect_peer(int fd, const Ip6Addr& dst, std::string& err) {
+    sockaddr_in6 sa = sockaddr_of(dst, port_);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+        err = "connect [" + dst.str() + "]:" + std::to_string(port_) + ": " + strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+void UdpSocket::set_peers(const std::vector<std::pair<Ip6Addr, Ip6Addr>>& want, std::vector<std::string>& errs) {
+    if (fd_ < 0) return;
+    std::vector<Peer> next;
+    std::vector<Peer> old = std::move(peers_);
+    peers_.clear();
+    if (!want.empty()) {
+        // After our own exclusive bind: lets the peers below share the port (same user only).
+        int one = 1;
+        setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    }
+    for (const auto& [dst, src] : want) {
+        if (std::any_of(next.begin(), next.end(), [&](const Peer& p) { return p.dst == dst; })) continue;
+        std::string err;
+        // The same peer; else one bound to the same source, connected anew.
+        auto it = std::find_if(old.begin(), old.end(), [&](const Peer& p) { return p.dst == dst && p.src == src; });
+        if (it == old.end())
+            it = std::find_if(old.begin(), old.end(), [&](const Peer& p) { return p.src == src; });
+        if (it != old.end()) {
+            Peer p = *it;
+            old.erase(it);
+            if (p.dst == dst || connect_peer(p.fd, dst, err)) {
+                p.dst = dst;
+                next.push_back(p);
+            } else {
+                ::close(p.fd);
+                errs.push_back(err);
+            }
+            continue;
+        }
+        int fd = open_peer(src, err);
+        if (fd >= 0 && !connect_peer(fd, dst, err)) {
+            ::close(fd);
+            fd = -1;
+        }
+        if (fd < 0) {
+            errs.push_back(err);
+            continue;
+        }
+        next.push_back(Peer{dst, src, fd});
+    }
+    for (auto& p : old) ::close(p.fd);
+    peers_ = std::move(next);
 }
 
 size_t UdpSocket::recv_batch(std::vector<Datagram>& out, size_t max) {
     out.clear();
     if (max > kBatch) max = kBatch;
+    if (fd_ < 0) return 0;
     mmsghdr msgs[kBatch];
     iovec iov[kBatch];
     sockaddr_in6 from[kBatch];
@@ -72,7 +192,13 @@ size_t UdpSocket::recv_batch(std::vector<Datagram>& out, size_t max) {
         msgs[i].msg_hdr.msg_control = ctl[i];
         msgs[i].msg_hdr.msg_controllen = sizeof ctl[i];
     }
-    int n = ::recvmmsg(fd_, msgs, unsigned(max), MSG_DONTWAIT, nullptr);
+    // The main socket, then each peer's, into the next free slots.
+    int n = 0;
+    for (size_t s = 0; s <= peers_.size() && size_t(n) < max; ++s) {
+        const int fd = s == 0 ? fd_ : peers_[s - 1].fd;
+        int got = ::recvmmsg(fd, msgs + n, unsigned(max - size_t(n)), MSG_DONTWAIT, nullptr);
+        if (got > 0) n += got;
+    }
     if (n <= 0) return 0;
     for (int i = 0; i < n; ++i) {
         Datagram d;
@@ -93,10 +219,19 @@ size_t UdpSocket::recv_batch(std::vector<Datagram>& out, size_t max) {
 }
 
 bool UdpSocket::set_ignored_interfaces(const std::vector<unsigned>& ifindexes, std::string& err) {
+    ignored_ = ifindexes;
+    if (!apply_filter(fd_, err)) return false;
+    for (const auto& p : peers_)
+        if (!apply_filter(p.fd, err)) return false;
+    return true;
+}
+
+bool UdpSocket::apply_filter(int fd, std::string& err) {
+    const std::vector<unsigned>& ifindexes = ignored_;
     // ld ifindex; jeq idx_i -> drop (for each i); ret accept; drop: ret 0.
     const size_t n = ifindexes.size();
-    if (n > 250) {  // jump offsets are 8 bits: keep the filter off, the caller drops instead
-        setsockopt(fd_, SOL_SOCKET, SO_DETACH_FILTER, nullptr, 0);
+    if (n == 0 || n > 250) {  // jump offsets are 8 bits: keep the filter off, the caller drops instead
+        setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, nullptr, 0);
         return true;
     }
     std::vector<sock_filter> prog;
@@ -106,7 +241,7 @@ bool UdpSocket::set_ignored_interfaces(const std::vector<unsigned>& ifindexes, s
     prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0xffffffffu));
     prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0));
     sock_fprog fp{uint16_t(prog.size()), prog.data()};
-    if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp) != 0) {
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp) != 0) {
         err = std::string("server socket filter: ") + strerror(errno);
         return false;
     }
@@ -115,6 +250,8 @@ bool UdpSocket::set_ignored_interfaces(const std::vector<unsigned>& ifindexes, s
 
 size_t UdpSocket::read_errors(std::vector<SendError>& out, size_t max) {
     out.clear();
+    for (size_t s = 0; s <= peers_.size() && out.size() < max; ++s) {
+    const int fd = s == 0 ? fd_ : peers_[s - 1].fd;
     while (out.size() < max) {
         uint8_t data[512];
         sockaddr_in6 to{};
@@ -127,7 +264,7 @@ size_t UdpSocket::read_errors(std::vector<SendError>& out, size_t max) {
         mh.msg_iovlen = 1;
         mh.msg_control = ctl;
         mh.msg_controllen = sizeof ctl;
-        if (::recvmsg(fd_, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+        if (::recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
         SendError e;
         e.dst = Ip6Addr::from({to.sin6_addr.s6_addr, 16});
         for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
@@ -144,32 +281,57 @@ size_t UdpSocket::read_errors(std::vector<SendError>& out, size_t max) {
         }
         out.push_back(e);
     }
+    }
     return out.size();
 }
 
 size_t UdpSocket::send_batch(std::vector<Datagram>& in) {
     size_t sent = 0;
-    while (sent < in.size()) {
-        size_t n = std::min(kBatch, in.size() - sent);
+    // Per socket, in order: each peer's datagrams, then the rest through the main socket.
+    for (size_t s = 0; s <= peers_.size(); ++s) {
+        idx_.clear();
+        for (size_t i = 0; i < in.size(); ++i) {
+            const Datagram& d = in[i];
+            const bool direct = d.ifindex == 0 && d.hop_limit == 0 && d.peer_port == port_ && !d.local.is_unspecified();
+            size_t owner = 0;  // the main socket
+            for (size_t k = 0; direct && k < peers_.size(); ++k)
+                if (peers_[k].dst == d.peer && peers_[k].src == d.local) {
+                    owner = k + 1;
+                    break;
+                }
+            if (owner == (s == peers_.size() ? 0 : s + 1)) idx_.push_back(i);
+        }
+        if (idx_.empty()) continue;
+        const bool main = s == peers_.size();
+        sent += send_on(main ? fd_ : peers_[s].fd, !main, in, idx_);
+    }
+    return sent;
+}
+
+size_t UdpSocket::send_on(int fd, bool connected, std::vector<Datagram>& in, const std::vector<size_t>& idx) {
+    size_t sent = 0;
+    while (sent < idx.size()) {
+        size_t n = std::min(kBatch, idx.size() - sent);
         mmsghdr msgs[kBatch];
         iovec iov[kBatch];
         sockaddr_in6 to[kBatch];
         alignas(cmsghdr) char ctl[kBatch][CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
         for (size_t i = 0; i < n; ++i) {
-            Datagram& d = in[sent + i];
+            Datagram& d = in[idx[sent + i]];
             d.error = 0;
+            iov[i] = {const_cast<uint8_t*>(d.data.data()), d.data.size()};
+            msgs[i].msg_hdr = {};
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            if (connected) continue;  // destination and source are the socket's
             to[i] = {};
             to[i].sin6_family = AF_INET6;
             to[i].sin6_port = htons(d.peer_port);
             std::memcpy(to[i].sin6_addr.s6_addr, d.peer.b.data(), 16);
             if (d.peer.is_link_local() || (d.peer.is_multicast() && (d.peer.b[1] & 0x0f) <= 2))
                 to[i].sin6_scope_id = d.ifindex;
-            iov[i] = {const_cast<uint8_t*>(d.data.data()), d.data.size()};
-            msgs[i].msg_hdr = {};
             msgs[i].msg_hdr.msg_name = &to[i];
             msgs[i].msg_hdr.msg_namelen = sizeof to[i];
-            msgs[i].msg_hdr.msg_iov = &iov[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
             size_t clen = 0;
             if (d.ifindex || !d.local.is_unspecified()) {
                 cmsghdr* c = reinterpret_cast<cmsghdr*>(ctl[i]);
@@ -196,18 +358,18 @@ size_t UdpSocket::send_batch(std::vector<Datagram>& in) {
                 msgs[i].msg_hdr.msg_controllen = clen;
             }
         }
-        int r = ::sendmmsg(fd_, msgs, unsigned(n), 0);
+        int r = ::sendmmsg(fd, msgs, unsigned(n), 0);
         if (r < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 // Socket buffer full: wait until it drains rather than drop.
                 fd_set w;
                 FD_ZERO(&w);
-                FD_SET(fd_, &w);
+                FD_SET(fd, &w);
                 timeval tv{0, 100000};
-                if (::select(fd_ + 1, nullptr, &w, nullptr, &tv) > 0) continue;
+                if (::select(fd + 1, nullptr, &w, nullptr, &tv) > 0) continue;
             }
             // Skip the datagram that failed (e.g. no route) and go on with the rest.
-            in[sent].error = errno;
+            in[idx[sent]].error = errno;
             last_error_ = strerror(errno);
             ++send_errors_;
             ++sent;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dhcp6/wire.h"
@@ -44,6 +45,13 @@ public:
     // second relay in the same network namespace fails here instead of doubling every
     // Relay-forward); false and `err` on failure.
     bool open(uint16_t port, int rcvbuf_bytes, std::string& err);
+    // The same, bound to [addr]:port instead (`scope`: the interface of a link-local or multicast
+    // address). A unicast address is bound exclusively (no SO_REUSEADDR: nobody can take its
+    // traffic over). A multicast group (ff02::1:2 on interface `scope`) is bound with SO_REUSEADDR
+    // and joined on this socket: a DHCPv6 server on the same link binds [ff02::1:2]%IF with
+    // SO_REUSEADDR too (Kea 2.2 does), and the kernel gives a multicast datagram to every socket
+    // bound to its group, so both get each one (nothing is split).
+    bool open_at(const Ip6Addr& addr, unsigned scope, uint16_t port, int rcvbuf_bytes, std::string& err);
     int fd() const { return fd_; }
 
     // Datagrams arriving on these interfaces are dropped in the kernel, before they take room in
@@ -61,15 +69,42 @@ public:
     // Receives up to `max` datagrams without blocking; returns how many (0 when none).
     size_t recv_batch(std::vector<Datagram>& out, size_t max);
     // Sends datagrams; returns how many were sent. Each datagram's `error` says whether it was;
-    // failures are also counted in send_errors().
+    // failures are also counted in send_errors(). A datagram to a connected peer (below) from
+    // that peer's source, with no interface and the default hop limit, goes out of the peer's
+    // socket: no route lookup and no source selection per datagram in the kernel.
     size_t send_batch(std::vector<Datagram>& msgs);
     uint64_t send_errors() const { return send_errors_; }
     const std::string& last_error() const { return last_error_; }
 
+    // Connected peers: one UDP socket per (destination, source), bound to [source]:port (the
+    // port of open()) and connected to [destination]:port. The main socket lets them share its
+    // port (SO_REUSEPORT, set after its own exclusive bind: a second relay still fails in open()).
+    // What a peer sends back arrives on the peer's socket (the kernel prefers the connected
+    // match): recv_batch() and read_errors() read every socket. Brings the peers to `want`:
+    // kept when unchanged, reconnected when only the destination changed (no privilege needed),
+    // else opened (binding a port below 1024 needs CAP_NET_BIND_SERVICE; a peer that cannot be
+    // opened is left out, its datagrams go through the main socket). `errs` gets one line per
+    // peer left out.
+    struct Peer {
+        Ip6Addr dst, src;
+        int fd = -1;
+    };
+    void set_peers(const std::vector<std::pair<Ip6Addr, Ip6Addr>>& want, std::vector<std::string>& errs);
+    const std::vector<Peer>& peers() const { return peers_; }
+
 private:
+    int open_peer(const Ip6Addr& src, std::string& err);
+    bool connect_peer(int fd, const Ip6Addr& dst, std::string& err);
+    bool apply_filter(int fd, std::string& err);
+    size_t send_on(int fd, bool connected, std::vector<Datagram>& in, const std::vector<size_t>& idx);
     int fd_ = -1;
+    uint16_t port_ = 0;
+    int rcvbuf_bytes_ = 0;
     uint64_t send_errors_ = 0;
     std::string last_error_;
+    std::vector<unsigned> ignored_;  // set_ignored_interfaces(), applied to new peers too
+    std::vector<Peer> peers_;
+    std::vector<size_t> idx_;        // send_batch: the datagrams of one socket (reused)
     static constexpr size_t kBatch = 64;
     static constexpr size_t kBufSize = 65536;
     std::vector<uint8_t> rx_bufs_;  // kBatch * kBufSize

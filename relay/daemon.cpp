@@ -333,6 +333,19 @@ void RelayDaemon::after_sync() {
     for (const auto& d : dsts)
         if (auto a = capture::route_source(d, d.is_multicast() ? upstream_ifindex_ : 0))
             if (!a->is_unspecified() && (!d.is_multicast() || upstream_ifindex_)) upstream_src_.emplace_back(d, *a);
+    // A connected socket per unicast server, from the source its Relay-forwards carry: the
+    // kernel then skips the route lookup (and the ancillary data) per datagram.
+    std::vector<std::pair<Ip6Addr, Ip6Addr>> peers;
+    for (const auto& d : engine_->config().servers) {
+        if (d.is_multicast() || d.is_link_local()) continue;
+        const Ip6Addr src = engine_->config().source_address.is_unspecified() ? upstream_source(d)
+                                                                              : engine_->config().source_address;
+        if (!src.is_unspecified() && !src.is_link_local()) peers.emplace_back(d, src);
+    }
+    std::vector<std::string> perrs;
+    sock_.set_peers(peers, perrs);
+    for (const auto& e : perrs)  // after the privilege drop port 547 cannot be bound again
+        spdlog::debug("server socket: no connected socket ({}): sending through the main socket", e);
     rebuild_recorder();
 }
 
@@ -843,6 +856,8 @@ int RelayDaemon::run() {
                 pfds.push_back({tracker_.ports()[i].src->selectable_fd(), POLLIN, 0});
                 pfd_port.push_back(i);
             }
+        const size_t peer_base = pfds.size();  // then the server socket's connected peers
+        for (const auto& pr : sock_.peers()) pfds.push_back({pr.fd, POLLIN, 0});
         int timeout = 1000;
         if (uint64_t r = tracker_.next_retry_ns(); r) {
             const uint64_t t = capture::monotonic_ns();
@@ -892,10 +907,16 @@ int RelayDaemon::run() {
                 continue;  // the poll set changed
             }
         }
-        if (pfds[2].revents & POLLERR) read_socket_errors();
+        bool server_busy = (pfds[2].revents & POLLIN) != 0;
+        bool socket_errors = (pfds[2].revents & POLLERR) != 0;
+        for (size_t k = peer_base; k < pfds.size(); ++k) {
+            server_busy |= (pfds[k].revents & POLLIN) != 0;
+            socket_errors |= (pfds[k].revents & POLLERR) != 0;
+        }
+        if (socket_errors) read_socket_errors();
         // Captures in error (a flapped link keeps reporting POLLERR): close and reopen.
         bool changed = false;
-        for (size_t k = 3; k < pfds.size(); ++k)
+        for (size_t k = 3; k < peer_base; ++k)
             if (pfds[k].revents & (POLLERR | POLLHUP | POLLNVAL)) {
                 tracker_.capture_failed(pfd_port[k - 3], "the socket reported an error (link down?)", now_);
                 changed = true;
@@ -908,9 +929,8 @@ int RelayDaemon::run() {
         // source is drained or the round limit sends us back to poll.
         std::vector<bool>& busy = busy_;
         busy.assign(tracker_.ports().size(), false);
-        for (size_t k = 3; k < pfds.size(); ++k)
+        for (size_t k = 3; k < peer_base; ++k)
             if (pfds[k].revents & POLLIN) busy[pfd_port[k - 3]] = true;
-        bool server_busy = (pfds[2].revents & POLLIN) != 0;
         size_t handled = 0;
         for (int round = 0; round < kMaxRounds; ++round) {
             bool more = false;
