@@ -142,7 +142,7 @@ def fmt_lat(r: dict) -> str:
             f"p99 {r['p99_us'] / 1000:.2f} ms, max {r['max_us'] / 1000:.2f} ms")
 
 
-def build_db(path: str, regrelay: str, rows: int) -> None:
+def build_db(path: str, rows: int) -> None:
     """A registrar database (schema by `regrelay registrar` itself) with `rows` live bindings."""
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
@@ -242,7 +242,7 @@ def main() -> int:
                 b.start(db)  # creates the schema
                 b.stop()
                 t0 = time.monotonic()
-                build_db(db, b.regrelay, ROWS)
+                build_db(db, ROWS)
                 log(f"rss: built a database of {ROWS:,} bindings in {time.monotonic() - t0:.1f} s "
                     f"({os.path.getsize(db) / 1e6:.0f} MB)")
                 startup = b.start(db, timeout=600)
