@@ -242,7 +242,7 @@ public:
         url_ = std::string(url);
         shown_ = redact(url);
         read_only_ = opt.read_only;
-        c_ = PQconnectdb(url_.c_str());
+        c_ = connect();
         if (!c_ || PQstatus(c_) != CONNECTION_OK) {
             err = shown_ + ": " + (c_ ? trim(PQerrorMessage(c_)) : "out of memory");
             return false;
@@ -409,11 +409,19 @@ private:
         return false;
     }
 
+    // A server that does not answer fails the open in 10 s, not never (libpq's default); a
+    // connect_timeout in the URL wins (keywords after "dbname" override the ones before it).
+    PGconn* connect() const {
+        const char* const keys[] = {"connect_timeout", "dbname", nullptr};
+        const char* const vals[] = {"10", url_.c_str(), nullptr};
+        return PQconnectdbParams(keys, vals, 1);
+    }
+
     // A lost connection (server restart, failover) is reopened on the next call.
     bool connected(std::string& err) {
         if (c_ && PQstatus(c_) == CONNECTION_OK) return true;
         if (c_) PQreset(c_);
-        else c_ = PQconnectdb(url_.c_str());
+        else c_ = connect();
         if (PQstatus(c_) != CONNECTION_OK) return fail(err, "reconnect");
         return session(err) && (read_only_ || prepare(err));
     }
