@@ -47,6 +47,7 @@ std::vector<std::string> receive(UdpSocket& s, size_t want) {
     return got;
 }
 
+// `text` must outlive the datagram (its data points into it).
 Datagram to(const Ip6Addr& dst, uint16_t port, const Ip6Addr& src, const std::string& text) {
     Datagram d;
     d.peer = dst;
@@ -96,7 +97,8 @@ TEST(UdpSocketPeers, SendsAndReceivesThroughPeerAndMainSocket) {
     ASSERT_EQ(s.peers().size(), 1u);
     const int peer_fd = s.peers().front().fd;
     // From the peer's source: the peer's socket; from "kernel's choice" (::): the main socket.
-    std::vector<Datagram> out{to(kLoop, port, kLoop, "via-peer"), to(kLoop, port, Ip6Addr{}, "via-main")};
+    const std::string via_peer = "via-peer", via_main = "via-main", after = "after";
+    std::vector<Datagram> out{to(kLoop, port, kLoop, via_peer), to(kLoop, port, Ip6Addr{}, via_main)};
     EXPECT_EQ(s.send_batch(out), 2u);
     EXPECT_EQ(out[0].error, 0);
     EXPECT_EQ(out[1].error, 0);
@@ -111,7 +113,7 @@ TEST(UdpSocketPeers, SendsAndReceivesThroughPeerAndMainSocket) {
 
     s.set_peers({}, errs);
     EXPECT_TRUE(s.peers().empty());
-    out = {to(kLoop, port, kLoop, "after")};
+    out = {to(kLoop, port, kLoop, after)};
     EXPECT_EQ(s.send_batch(out), 1u);
     EXPECT_EQ(receive(s, 1), (std::vector<std::string>{"after"}));
 }
