@@ -1,5 +1,6 @@
 #include "cli/options.h"
 
+#include "limits/limits.h"
 #include "obs/log.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -18,6 +19,13 @@ namespace regrelay::cli {
 
 void fail(const std::string& opt, const std::string& why, const std::string& value) {
     throw UsageError{"--" + opt + " " + why, opt, value};
+}
+
+void rate_option(const char* opt, const std::string& text, limits::Rate& r) {
+    if (text.empty()) return;
+    auto v = limits::parse_rate(text);
+    if (!v) fail(opt, "'" + text + "': expected RATE or RATE/BURST (RATE 0-10000000, BURST 1-100000000)");
+    r = *v;
 }
 
 void Origins::add(const std::string& key, const std::string& value, const std::string& file, size_t line) {

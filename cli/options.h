@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace regrelay::limits {
+struct Rate;
+}
+
 namespace regrelay::cli {
 
 // A configuration error, one line. `msg` is "--OPT WHY" for a command-line value and
@@ -73,5 +77,9 @@ std::string locate(const UsageError& e, const Origins& origins);
 void setup_logging(const std::string& level, const std::string& format = "text");
 // Throws UsageError unless `format` is "text" or "json" (--log-format).
 void check_log_format(const std::string& format);
+
+// A flood-limit option RATE[/BURST] (limits::parse_rate) into `r`; empty `text` leaves `r` (the
+// default) as it is. Throws UsageError "--OPT 'TEXT': expected RATE or RATE/BURST (...)".
+void rate_option(const char* opt, const std::string& text, limits::Rate& r);
 
 }  // namespace regrelay::cli

@@ -54,6 +54,7 @@ void json_fields(std::string& j, const HistoryRow& r) {
     str("remote_id", b.remote_id.empty() ? "" : remote_id_text(b.remote_id));
     str("link_address", b.link_address.is_unspecified() ? "" : b.link_address.str());
     str("link", b.link);
+    str("fqdn", b.fqdn);
     num("preferred", b.preferred);
     num("valid", b.valid);
     num("xid", b.xid);
@@ -71,7 +72,8 @@ std::string row_text(const HistoryRow& r) {
                     (b.interface_id.empty() ? "-" : registrar::option_text(b.interface_id)) + "  remote-id " +
                     remote_id_text(b.remote_id) + "  link-address " +
                     (b.link_address.is_unspecified() ? "-" : b.link_address.str()) + "  link " + dash(b.link) +
-                    "  preferred " + std::to_string(b.preferred) + "  valid " + std::to_string(b.valid);
+                    "  fqdn " + dash(b.fqdn) + "  preferred " + std::to_string(b.preferred) + "  valid " +
+                    std::to_string(b.valid);
     if (!r.previous_duid.empty()) s += "  previous-duid " + registrar::duid_text(r.previous_duid);
     return s;
 }
@@ -88,13 +90,14 @@ std::unique_ptr<registrar::Store> open_db(const std::string& db, const char* cmd
 int who_had_main(int argc, char** argv) {
     std::string address, at_text, db = std::string(registrar::kDefaultDb);
     po::options_description desc(
-        "usage: regrelay who-had ADDR [--at TIME] [--json] [--db sqlite:PATH]\n\n"
-        "Who held ADDR (now, or at TIME): DUID, MAC (option 79), Interface-ID, Remote-ID, link-address, first\n"
-        "and last seen, lifetimes, from the registrar's history. TIME is RFC 3339 or \"YYYY-MM-DD HH:MM[:SS]\" UTC.\n"
+        "usage: regrelay who-had ADDR [--at TIME] [--json] [--db URL]\n\n"
+        "Who held ADDR (now, or at TIME): DUID, MAC (option 79), Interface-ID, Remote-ID, link-address, name\n"
+        "(option 39), first and last seen, lifetimes, from the registrar's history. TIME is RFC 3339 or\n"
+        "\"YYYY-MM-DD HH:MM[:SS]\" UTC.\n"
         "Exit status: 0 bound at that time, 1 not bound (the last holder is shown when there was one),\n"
         "2 bad usage or a database that cannot be read.\n\nOptions");
     desc.add_options()("at", po::value(&at_text), "TIME (default now)")("json", "one JSON object")(
-        "db", po::value(&db), "sqlite:PATH (default sqlite:/var/lib/regrelay/registrar.db)")("help,h", "show this help");
+        "db", po::value(&db), "sqlite:PATH or postgresql://... (default sqlite:/var/lib/regrelay/registrar.db)")("help,h", "show this help");
     po::options_description hidden;
     hidden.add_options()("address", po::value(&address));
     po::options_description all;
@@ -147,7 +150,8 @@ int who_had_main(int argc, char** argv) {
                             (b.interface_id.empty() ? "-" : registrar::option_text(b.interface_id)) +
                             "\n  remote-id     " + remote_id_text(b.remote_id) + "\n  link-address  " +
                             (b.link_address.is_unspecified() ? "-" : b.link_address.str()) + "\n  link          " +
-                            dash(b.link) + "\n  first seen    " + time_text(b.first_seen) + "\n  last event    " +
+                            dash(b.link) + "\n  fqdn          " + dash(b.fqdn) + "\n  first seen    " +
+                            time_text(b.first_seen) + "\n  last event    " +
                             std::string(registrar::event_name(r.kind)) + " " + time_text(r.time) +
                             "\n  lifetime      valid " + std::to_string(b.valid) + " preferred " +
                             std::to_string(b.preferred) + "\n  " + (w->bound ? "until         " : "ended         ") +
@@ -169,7 +173,7 @@ int history_main(int argc, char** argv) {
     size_t limit = 100000;
     po::options_description desc(
         "usage: regrelay history --mac MAC | --duid HEX | --prefix PREFIX | --address ADDR\n"
-        "                        [--since TIME] [--until TIME] [--limit N] [--json] [--db sqlite:PATH]\n\n"
+        "                        [--since TIME] [--until TIME] [--limit N] [--json] [--db URL]\n\n"
         "Every registration event (registered, refreshed, moved, released, expired) of a MAC, a DUID, the\n"
         "addresses of a prefix or one address, oldest first. TIME is RFC 3339 or \"YYYY-MM-DD HH:MM[:SS]\" UTC.\n"
         "Exit status: 0 rows found, 1 none, 2 bad usage or a database that cannot be read.\n\nOptions");
@@ -177,7 +181,7 @@ int history_main(int argc, char** argv) {
         "duid", po::value(&duid), "client DUID, hex")("prefix", po::value(&prefix), "ADDR/LEN")(
         "address", po::value(&address), "one address")("since", po::value(&since), "TIME")(
         "until", po::value(&until), "TIME")("limit", po::value(&limit), "at most N rows (default 100000)")(
-        "json", "one JSON object per line")("db", po::value(&db), "sqlite:PATH (default sqlite:/var/lib/regrelay/registrar.db)")(
+        "json", "one JSON object per line")("db", po::value(&db), "sqlite:PATH or postgresql://... (default sqlite:/var/lib/regrelay/registrar.db)")(
         "help,h", "show this help");
     po::variables_map vm;
     try {

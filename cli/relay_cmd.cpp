@@ -176,12 +176,7 @@ relay::Config build_config(const RelayArgs& a, const po::variables_map& vm, bool
     cfg.client_link_layer = vm.count("no-client-link-layer") == 0;
     // Flood limits (docs/relay.md, "Flood limits"). Live mode hashes the per-MAC table with a
     // random seed; replay with a fixed one (deterministic output).
-    auto rate = [](const char* opt, const std::string& text, limits::Rate& r) {
-        if (text.empty()) return;
-        auto v = limits::parse_rate(text);
-        if (!v) fail(opt, "'" + text + "': expected RATE or RATE/BURST (RATE 0-10000000, BURST 1-100000000)");
-        r = *v;
-    };
+    const auto rate = rate_option;
     rate("rate-limit-mac", a.rate_limit_mac, cfg.limits.per_mac);
     rate("rate-limit-port", a.rate_limit_port, cfg.limits.per_port);
     rate("rate-limit-log", a.rate_limit_log, cfg.limits.log_lines);

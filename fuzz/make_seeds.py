@@ -3,6 +3,8 @@
 
 fuzz_dhcp6 inputs are DHCPv6 payloads; fuzz_frame inputs are one link-type selector byte
 (fuzz/exercise.h: 0 Ethernet, 1 raw, 2 Linux SLL, 3 IPv6, 4 Linux SLL2, 5 unsupported) and then the frame.
+fuzz_registrar inputs are sequences of records (fuzz/exercise_registrar.h): a control byte (arrival
+interface, source, clock steps), a 2-byte length and a datagram.
 Names tell tests/unit/fuzz_regressions_test.cpp what to expect: "ok-*" must parse and decode
 (frames with their UDP checksum verified), "bad-*" and "other-*" are only replayed.
 
@@ -176,6 +178,55 @@ def frame_seeds(d):
     }
 
 
+def registrar_record(payload, iface=0, src=0, src_addr=b"", wall_step=None, mono=0):
+    """One record of a fuzz_registrar input (fuzz/exercise_registrar.h): control byte, the source
+    address when src is 3, the wall-clock step byte, the length, the datagram."""
+    control = iface | src << 3 | (0x20 if wall_step is not None else 0) | mono << 6
+    out = bytes([control]) + (src_addr if src == 3 else b"")
+    if wall_step is not None:
+        out += bytes([wall_step])
+    return out + struct.pack("!H", len(payload)) + payload
+
+
+def registrar_seeds():
+    """fuzz_registrar inputs: sequences of ADDR-REG-INFORMs (type 36) direct and relayed, as the
+    engine configured in fuzz/exercise_registrar.h sees them."""
+    rec = registrar_record
+    addr2 = "2001:db8:2::20"
+    a2 = bytes.fromhex("20010db8000200000000000000000020")
+    def inform(xid, addr=CLIENT_ADDR, pref=3600, valid=7200, duid=None, extra=b""):
+        cid = bytes(DHCP6OptClientId(duid=DUID_LL(lladdr=duid or CLIENT_MAC)))
+        return client_msg(36, xid, cid + ia_addr(addr, pref, valid) + extra)
+    reg = inform(0x000101)
+    relayed = relay_forw(inform(0x000202), peer=CLIENT_ADDR)
+    rid = bytes(DHCP6OptRemoteID(enterprisenum=9, remoteid=b"\x01\x02"))
+    relayed2 = relay_forw(inform(0x000303, addr=addr2), link="::", peer=addr2, ifid=b"port2", extra=rid)
+    ldra = relay_forw(relay_forw(inform(0x000404), link="::", peer=CLIENT_ADDR, ifid=b"eth0"), link=RELAY_LINK,
+                      peer="fe80::fe", lladdr=None)
+    return {
+        "direct-register": rec(reg),
+        "direct-register-refresh-release": rec(reg) + rec(reg, mono=2) + rec(inform(0x000102), mono=2) +
+            rec(inform(0x000103, pref=0, valid=0), mono=2) + rec(inform(0x000103, pref=0, valid=0)),
+        "direct-moved": rec(reg) + rec(inform(0x000105, duid="02:00:00:00:00:02"), mono=1),
+        "direct-expires": rec(inform(0x000106, pref=10, valid=20)) + rec(b"", wall_step=5) + rec(b"", wall_step=9),
+        "direct-infinite": rec(inform(0x000107, pref=0xffffffff, valid=0xffffffff)),
+        "direct-wrong-link": rec(reg, iface=1) + rec(reg, iface=2) + rec(reg, iface=4),
+        "direct-source-address": rec(inform(0x000108, addr=addr2), iface=1, src=3, src_addr=a2),
+        "direct-flood": b"".join(rec(inform(0x000200 + i)) for i in range(20)) + rec(reg, mono=2),
+        "discard-server-id": rec(client_msg(36, 0x000109, bytes(client_id) + bytes(server_id) + ia_addr())),
+        "discard-oro": rec(inform(0x00010a, extra=bytes(DHCP6OptOptReq(reqopts=[23])))),
+        "discard-two-ia": rec(client_msg(36, 0x00010b, bytes(client_id) + ia_addr() + ia_addr())),
+        "discard-no-client-id": rec(client_msg(36, 0x00010c, ia_addr())),
+        "relayed-register": rec(relayed, iface=4, src=1),
+        "relayed-interface-id-remote-id": rec(relayed2, iface=4, src=1),
+        "relayed-two-levels": rec(ldra, iface=1, src=1),
+        "relayed-flood": b"".join(rec(relay_forw(inform(0x000500 + i), peer=CLIENT_ADDR), src=1) for i in range(30)),
+        "ignored-solicit-and-reply": rec(bytes(DHCP6_Solicit(trid=0x00abcd) / client_id), src=2) +
+            rec(bytes(DHCP6_Reply(trid=0x00abcd) / client_id / server_id), src=1) +
+            rec(relay_repl(inform(0x00010d)), src=1),
+    }
+
+
 def write(target, seeds):
     d = os.path.join(HERE, "seeds", target)
     os.makedirs(d, exist_ok=True)
@@ -191,6 +242,7 @@ def main():
     d = dhcp6_seeds()
     write("fuzz_dhcp6", d)
     write("fuzz_frame", frame_seeds(d))
+    write("fuzz_registrar", registrar_seeds())
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 // Flood limits (RFC 9686 §6: a host may send huge numbers of registrations to overwhelm the
-// server and fill its logs), shared by the relay and snoop engines. Pure: no clocks, no I/O;
+// server and fill its logs), shared by the relay, snoop and registrar engines. Pure: no clocks, no I/O;
 // time comes in as monotonic nanoseconds. Nothing here allocates after construction.
 //
 //   TokenBucket    rate and burst; 0 disables it
@@ -135,17 +135,18 @@ private:
 };
 
 // The k heaviest keys of a stream with at most k counters (Space-Saving): every key whose true
-// count exceeds total/k is in the summary; count - error <= true count <= count.
-template <size_t K>
+// count exceeds total/k is in the summary; count - error <= true count <= count. Key: a
+// regular type (the 64-bit MAC keys of the relay and snoop; addresses in the registrar).
+template <size_t K, class Key = uint64_t>
 class TopTalkers {
 public:
     struct Item {
-        uint64_t key = 0;
+        Key key{};
         uint64_t count = 0;  // 0: unused
         uint64_t error = 0;  // overestimation bound
     };
 
-    void add(uint64_t key) {
+    void add(const Key& key) {
         Item* min = &items_[0];
         for (Item& it : items_) {
             if (it.count && it.key == key) {
@@ -167,8 +168,8 @@ private:
     std::array<Item, K> items_{};
 };
 
-template <size_t K>
-std::vector<typename TopTalkers<K>::Item> TopTalkers<K>::top() const {
+template <size_t K, class Key>
+std::vector<typename TopTalkers<K, Key>::Item> TopTalkers<K, Key>::top() const {
     std::vector<Item> v;
     for (const Item& it : items_)
         if (it.count) v.push_back(it);

@@ -251,6 +251,13 @@ void render(const Snapshot& s, const ProcessInfo& p, std::string& out) {
     w.family("regrelay_flood_mac_table_evictions_total", "counter",
              "Entries of the per-MAC rate table replaced while in use (the table was full).");
     w.sample({}, s.mac_table_evictions);
+    for (const auto& f : s.extra) {
+        w.family(f.name, f.type, f.help);
+        for (const auto& [value, n] : f.samples) {
+            if (f.label.empty()) w.sample({}, n);
+            else w.sample({{f.label, value}}, n);
+        }
+    }
 }
 
 std::string render(const Snapshot& s, const ProcessInfo& p) {

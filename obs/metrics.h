@@ -75,6 +75,13 @@ struct ServerMetrics {
     uint64_t sent = 0, send_errors = 0, icmp_errors = 0;
 };
 
+// A further family a daemon adds (the registrar's DNS view): its samples, each with one label
+// (`label`="value") or none (`label` empty). Every string_view has static storage.
+struct ExtraFamily {
+    std::string_view name, type, help, label;
+    std::vector<std::pair<std::string_view, uint64_t>> samples;
+};
+
 struct Snapshot {
     std::vector<std::string_view> drop_reasons;  // drop_name() strings (static storage)
     std::vector<PortMetrics> ports;
@@ -82,6 +89,7 @@ struct Snapshot {
     std::optional<uint64_t> inject_errors;       // snoop only
     uint64_t write_errors = 0;                   // frames --write could not record
     uint64_t mac_table_capacity = 0, mac_table_evictions = 0;  // flood limits' per-MAC table
+    std::vector<ExtraFamily> extra;              // rendered last, in this order
 };
 
 // What does not change while the process runs.

@@ -22,6 +22,9 @@ std::string_view discard_name(Discard d) {
         case Discard::kNotGlobal: return "not-global";
         case Discard::kNoLink: return "no-link";
         case Discard::kNotOnLink: return "not-appropriate-to-link";
+        case Discard::kRateLimitSource: return "rate-limit-source";
+        case Discard::kRateLimitRelay: return "rate-limit-relay";
+        case Discard::kRateLimitLink: return "rate-limit-link";
         case Discard::kCount_: break;
     }
     return "unknown";
@@ -43,6 +46,39 @@ std::optional<EventKind> parse_event_name(std::string_view s) {
                    EventKind::kMoved})
         if (event_name(k) == s) return k;
     return std::nullopt;
+}
+
+std::optional<std::string> fqdn_text(const Option& o) {
+    auto f = as_client_fqdn(o);
+    if (!f) return std::nullopt;
+    std::string name = std::move(f->name);
+    if (name.size() == 1 && name[0] == '.') return std::string();  // the root alone: no name given
+    if (name.size() > 253 + 1) return std::nullopt;
+    // The codec joins the labels with '.': a label holding a '.' would give more labels in the
+    // text than on the wire. Count the wire labels (the codec checked their bounds already).
+    size_t wire_labels = 0;
+    {
+        Reader r(o.data);
+        uint8_t flags = 0, len = 0;
+        Bytes label;
+        r.u8(flags);
+        while (r.u8(len) && len != 0 && r.bytes(len, label)) ++wire_labels;
+    }
+    size_t text_labels = 0, label = 0;
+    for (size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i];
+        if (c == '.') {
+            if (label == 0) return std::nullopt;  // an empty label: a '.' inside a label
+            label = 0;
+            continue;
+        }
+        if (label == 0) ++text_labels;
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (!ok) return std::nullopt;
+        ++label;
+    }
+    if (text_labels != wire_labels) return std::nullopt;
+    return name;
 }
 
 bool Prefix::contains(const Ip6Addr& a) const {
@@ -169,7 +205,132 @@ size_t Engine::AddrHash::operator()(const Ip6Addr& a) const noexcept {
     return size_t(h);
 }
 
-Engine::Engine(Config cfg) : cfg_(std::move(cfg)) {}
+namespace {
+uint64_t mix64(uint64_t x) {  // splitmix64's finaliser
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+// The 64-bit key of an address in a flood table: seeded, so that colliding addresses cannot be
+// chosen by a sender; never ~0 (limits::MacTable keeps it for free entries).
+uint64_t flood_key(const Ip6Addr& a, uint64_t seed) {
+    uint64_t hi = 0, lo = 0;
+    std::memcpy(&hi, a.b.data(), 8);
+    std::memcpy(&lo, a.b.data() + 8, 8);
+    uint64_t k = mix64(mix64(hi ^ seed) ^ lo ^ (seed << 1 | seed >> 63));
+    return k == ~uint64_t(0) ? k - 1 : k;
+}
+
+bool same_rate(const limits::Rate& a, const limits::Rate& b) { return a.per_second == b.per_second && a.depth() == b.depth(); }
+}  // namespace
+
+Engine::Engine(Config cfg)
+    : cfg_(std::move(cfg)),
+      sources_(cfg_.limits.per_source, cfg_.limits.table_size, cfg_.limits.seed),
+      relays_(cfg_.limits.per_relay, cfg_.limits.table_size, ~cfg_.limits.seed),
+      link_buckets_(cfg_.links.size() + 1, limits::TokenBucket(cfg_.limits.per_link)) {
+    flood_.by_link.assign(cfg_.links.size() + 1, 0);
+}
+
+bool Engine::admit(const Input& in, bool relayed, const Ip6Addr& source, const LinkConfig* link, Actions& out) {
+    const uint64_t now = in.now_ns;
+    if (flood_.start == ~uint64_t(0)) flood_.start = now;
+    const size_t li = link ? size_t(link - cfg_.links.data()) : cfg_.links.size();
+    Discard d = Discard::kNone;
+    // Per address first, so a single flooding host does not spend its relay's or link's tokens.
+    if (!sources_.admit(flood_key(source, cfg_.limits.seed), now)) {
+        d = Discard::kRateLimitSource;
+        ++flood_.source;
+    } else if (relayed && !relays_.admit(flood_key(in.src, ~cfg_.limits.seed), now)) {
+        d = Discard::kRateLimitRelay;
+        ++flood_.relay;
+    } else if (!link_buckets_[li].take(now)) {
+        d = Discard::kRateLimitLink;
+        ++flood_.link;
+    } else {
+        return true;
+    }
+    flood_.sources.add(source);
+    if (relayed) flood_.relays.add(in.src);
+    ++flood_.by_link[li];
+    std::string why = "over the ";  // appended: no "lit" + std::string&& (GCC 12 -Wrestrict at -O3)
+    why += discard_name(d);
+    why += " flood limit";
+    discard(out, d, std::move(why));
+    return false;
+}
+
+std::vector<std::string> Engine::flood_report(uint64_t now_ns, bool flush) {
+    std::vector<std::string> lines;
+    FloodInterval& f = flood_;
+    if (f.start == ~uint64_t(0)) return lines;
+    const uint64_t len = now_ns > f.start ? now_ns - f.start : 0;
+    if (!flush && len < cfg_.limits.report_interval_ns) return lines;
+    const uint64_t total = f.source + f.relay + f.link;
+    if (total) {
+        char secs[32];
+        std::snprintf(secs, sizeof secs, "%.1f", double(len) / double(limits::kNsPerSec));
+        std::string s = "flood limits in the last ";
+        s += secs;
+        s += " s: dropped ";
+        s += std::to_string(total);
+        s += " ADDR-REG-INFORMs (rate-limit-source ";
+        s += std::to_string(f.source);
+        s += ", rate-limit-relay ";
+        s += std::to_string(f.relay);
+        s += ", rate-limit-link ";
+        s += std::to_string(f.link);
+        s += ')';
+        // Keys dropped at least twice for sure: a flood from random addresses has no top talker.
+        auto named = [](const auto& top) {
+            std::string n;
+            int k = 0;
+            for (const auto& it : top.top()) {
+                if (it.count - it.error < 2 || k == 5) continue;
+                n += ' ';
+                n += it.key.str();
+                n += ' ';
+                n += std::to_string(it.count);
+                if (it.error) {
+                    n += " (-";
+                    n += std::to_string(it.error);
+                    n += ')';
+                }
+                ++k;
+            }
+            return n;
+        };
+        std::string src = named(f.sources), rel = named(f.relays);
+        s += src.empty() ? "; no address dropped twice" : "; top addresses dropped:";
+        s += src;
+        if (!rel.empty()) {
+            s += "; top relays dropped:";
+            s += rel;
+        }
+        std::string links;
+        for (size_t i = 0; i < f.by_link.size(); ++i)
+            if (f.by_link[i]) {
+                links += ' ';
+                links += i < cfg_.links.size() ? cfg_.links[i].name : std::string(cfg_.links.empty() ? "-" : "(no link)");
+                links += ' ';
+                links += std::to_string(f.by_link[i]);
+            }
+        if (!cfg_.links.empty()) {
+            s += "; by link:";
+            s += links;
+        }
+        lines.push_back(std::move(s));
+    }
+    f.source = f.relay = f.link = 0;
+    f.sources.clear();
+    f.relays.clear();
+    std::fill(f.by_link.begin(), f.by_link.end(), 0);
+    f.start = now_ns;
+    return lines;
+}
 
 void Engine::discard(Actions& out, Discard d, std::string why) {
     out.outcome = Actions::Outcome::kDiscarded;
@@ -276,6 +437,12 @@ void Engine::adopt(Engine& old) {
     released_ = std::move(old.released_);
     due_ = std::move(old.due_);
     now_ = old.now_;
+    const FloodConfig &a = cfg_.limits, &b = old.cfg_.limits;
+    if (same_rate(a.per_source, b.per_source) && same_rate(a.per_relay, b.per_relay) && a.table_size == b.table_size &&
+        a.seed == b.seed) {
+        sources_ = std::move(old.sources_);
+        relays_ = std::move(old.relays_);
+    }
 }
 
 void Engine::handle(const Input& in, Actions& out) {
@@ -313,10 +480,14 @@ void Engine::handle(const Input& in, Actions& out) {
         ++counters_.ignored_by_type[m.inner.type];
         return;
     }
+    const Ip6Addr source = m.is_relayed() ? m.relays.back().peer_address : in.src;
+    const LinkConfig* link = cfg_.links.empty() ? nullptr : match_link(in, m);
+    if (!admit(in, m.is_relayed(), source, link, out)) return;
 
     // RFC 9686 §4.2.1, in the order of its list.
     const Option* client_id = nullptr;
     const Option* ia = nullptr;
+    const Option* fqdn = nullptr;
     size_t n_ia = 0;
     bool server_id = false, oro = false;
     for (const Option& o : m.inner.options) {
@@ -326,6 +497,7 @@ void Engine::handle(const Input& in, Actions& out) {
             if (!ia) ia = &o;
             ++n_ia;
         } else if (o.code == opt::kOro) oro = true;
+        else if (o.code == opt::kClientFqdn && !fqdn) fqdn = &o;
     }
     if (!client_id) return discard(out, Discard::kNoClientId, "no Client Identifier option");
     if (client_id->data.empty()) return discard(out, Discard::kMalformed, "empty Client Identifier option");
@@ -334,7 +506,6 @@ void Engine::handle(const Input& in, Actions& out) {
     if (n_ia > 1) return discard(out, Discard::kMultipleIaAddress, std::to_string(n_ia) + " IA Address options");
     auto iaa = as_ia_addr(*ia);
     if (!iaa) return discard(out, Discard::kBadIaAddress, iaa.error().str());
-    const Ip6Addr source = m.is_relayed() ? m.relays.back().peer_address : in.src;
     if (iaa->addr != source)
         return discard(out, Discard::kAddressMismatch,
                        "address " + iaa->addr.str() + (m.is_relayed() ? " is not the innermost peer-address " : " is not the source ") +
@@ -346,9 +517,7 @@ void Engine::handle(const Input& in, Actions& out) {
     const bool site_local = addr.b[0] == 0xfe && (addr.b[1] & 0xc0) == 0xc0;
     if (!addr.is_routable_unicast() || mapped || site_local)
         return discard(out, Discard::kNotGlobal, "address " + addr.str() + " is not a global unicast address");
-    const LinkConfig* link = nullptr;
     if (!cfg_.links.empty()) {
-        link = match_link(in, m);
         if (!link)
             return discard(out, Discard::kNoLink,
                            m.is_relayed() ? "no --link matches the relay chain (link-address, Interface-ID, Remote-ID)"
@@ -418,6 +587,15 @@ void Engine::handle(const Input& in, Actions& out) {
     b.link = link ? link->name : "";
     b.relay_chain = chain_json(m);
     b.expires = iaa->valid == kInfinity ? kNever : now_ + int64_t(iaa->valid);
+    if (fqdn) {
+        // RFC 4704 names the host; a malformed option does not make the registration invalid.
+        if (auto name = fqdn_text(*fqdn)) {
+            b.fqdn = std::move(*name);
+            if (!b.fqdn.empty()) ++counters_.fqdn_named;
+        } else {
+            ++counters_.fqdn_malformed;
+        }
+    }
     bool have_mac = false, have_ifid = false, have_rid = false, have_link = false;
     for (auto lv = m.relays.rbegin(); lv != m.relays.rend(); ++lv) {
         for (const Option& o : lv->options) {
@@ -477,7 +655,9 @@ std::string Engine::counters_report() const {
                     " ignored " + std::to_string(counters_.ignored) + " registered " +
                     std::to_string(counters_.registered) + " refreshed " + std::to_string(counters_.refreshed) +
                     " moved " + std::to_string(counters_.moved) + " released " + std::to_string(counters_.released) +
-                    " expired " + std::to_string(counters_.expired) + " bindings " + std::to_string(bindings_.size());
+                    " expired " + std::to_string(counters_.expired) + " bindings " + std::to_string(bindings_.size()) +
+                    " fqdn " + std::to_string(counters_.fqdn_named) + " fqdn-malformed " +
+                    std::to_string(counters_.fqdn_malformed);
     std::string d;
     for (size_t i = 1; i < size_t(Discard::kCount_); ++i)
         if (counters_.discards[i]) {

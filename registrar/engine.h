@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dhcp6/dhcp6.h"
+#include "limits/limits.h"
 
 namespace regrelay::registrar {
 
@@ -35,6 +36,9 @@ enum class Discard : uint8_t {
     kNotGlobal,          // the address is not a global-scope unicast address
     kNoLink,             // links are configured and none matches the message's arrival
     kNotOnLink,          // the address is in none of the matched link's prefixes
+    kRateLimitSource,    // over --rate-limit-source (the registering address)
+    kRateLimitRelay,     // over --rate-limit-relay (the relay agent that sent the Relay-forward)
+    kRateLimitLink,      // over --rate-limit-link (the matched link)
     kCount_
 };
 std::string_view discard_name(Discard d);
@@ -67,11 +71,31 @@ struct LinkConfig {
     std::optional<RemoteIdMatch> remote_id;
 };
 
+// Flood limits (RFC 9686 §6: a host may send great numbers of registrations to overwhelm the
+// server and fill its logs; docs/registrar.md, "Flood limits"). Checked on every ADDR-REG-INFORM
+// before §4.2.1 in this order: per registering address (direct: the source; relayed: the
+// innermost peer-address), per relay agent (relayed: the Relay-forward's source), per matched
+// link (one more bucket for messages no link matches, or every message when no links are
+// configured). The first two are fixed tables (limits::MacTable: fixed memory however many
+// addresses are seen, keyed by a seeded 64-bit hash of the address).
+struct FloodConfig {
+    // A host registers each address once and again well before its lifetime ends (RFC 9686
+    // §4.1), retransmitting from 1 s on when unanswered (§4.2): 10/s with a burst of 50 per
+    // address is far above that. The per-relay and per-link defaults are the relay's per-port.
+    limits::Rate per_source{10, 50};
+    limits::Rate per_relay{10000, 20000};
+    limits::Rate per_link{10000, 20000};
+    size_t table_size = 16384;  // entries of each of the per-source and per-relay tables (32 bytes each)
+    uint64_t seed = 0;          // hash seed of both tables (random in the daemon)
+    uint64_t report_interval_ns = 10 * limits::kNsPerSec;  // at most one summary line per interval
+};
+
 struct Config {
     std::vector<std::string> interfaces;  // listen interfaces; Input::iface indexes this
     std::vector<LinkConfig> links;        // empty: every global address is appropriate
     std::vector<uint8_t> server_duid;     // option 2 of every reply
     int64_t release_memory_s = 120;       // how long a release is remembered to spot its retransmission
+    FloodConfig limits;
 };
 
 inline constexpr int kNoInterface = -1;
@@ -82,6 +106,7 @@ struct Input {
     Ip6Addr src;
     uint16_t sport = 0;
     int iface = kNoInterface;  // index into Config::interfaces, or kNoInterface
+    uint64_t now_ns = 0;       // monotonic nanoseconds of its arrival (the flood limits' clock)
 };
 
 // A live binding (and the row of the bindings table).
@@ -156,7 +181,17 @@ struct Counters {
     std::array<uint64_t, size_t(Discard::kCount_)> discards{};
     uint64_t replied = 0, retransmissions = 0;
     uint64_t registered = 0, refreshed = 0, released = 0, expired = 0, moved = 0;
+    // Client FQDN option 39 (RFC 4704) of accepted ADDR-REG-INFORMs: a host name taken into
+    // Binding::fqdn, or an option that is malformed or not a host name (registered without a
+    // name: RFC 9686 gives no reason to discard).
+    uint64_t fqdn_named = 0, fqdn_malformed = 0;
 };
+
+// The host name of a Client FQDN option 39 (RFC 4704: flags octet, a domain name in DNS wire
+// format, fully qualified or partial) as dotted text ("host", "host.example.org."): "" when the
+// option carries no name; nullopt when it is malformed or a label is not a host name label
+// (letters, digits, '-', '_'), so dotted text stays unambiguous.
+std::optional<std::string> fqdn_text(const dhcp6::Option& o);
 
 class Engine {
 public:
@@ -179,10 +214,22 @@ public:
     const Counters& counters() const { return counters_; }
     size_t binding_count() const { return bindings_.size(); }
     const Binding* find(const Ip6Addr& a) const;
+    // Every live binding, in no particular order (a DNS view rebuilt on SIGHUP).
+    template <typename F>
+    void for_each_binding(F&& f) const {
+        for (const auto& kv : bindings_) f(kv.second);
+    }
     std::string counters_report() const;
 
     // Takes another engine's counters (a SIGHUP reload builds a new engine on the same bindings).
+    // The flood limits' per-source and per-relay state too, when their configuration is the same.
     void adopt(Engine& old);
+
+    // The flood summary due at now_ns: at most one line per FloodConfig::report_interval_ns, and
+    // only for an interval that dropped anything: the counts per limit, the addresses and relays
+    // dropped most (Space-Saving, limits::TopTalkers) and the drops per link. `flush`: end the
+    // interval now (at exit).
+    std::vector<std::string> flood_report(uint64_t now_ns, bool flush = false);
 
 private:
     struct AddrHash {
@@ -196,6 +243,7 @@ private:
     using Due = std::pair<int64_t, Ip6Addr>;
 
     void discard(Actions& out, Discard d, std::string why);
+    bool admit(const Input& in, bool relayed, const Ip6Addr& source, const LinkConfig* link, Actions& out);
     const LinkConfig* match_link(const Input& in, const dhcp6::Message& m) const;
     void schedule(const Binding& b);
 
@@ -205,6 +253,17 @@ private:
     std::unordered_map<Ip6Addr, Released, AddrHash> released_;
     std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;  // (expires, address), lazily validated
     int64_t now_ = 0;
+
+    // Flood limits: the tables, one bucket per link (+1: no link), this interval's drops.
+    struct FloodInterval {
+        uint64_t start = ~uint64_t(0);  // unset until the first message
+        uint64_t source = 0, relay = 0, link = 0;
+        limits::TopTalkers<8, Ip6Addr> sources, relays;
+        std::vector<uint64_t> by_link;  // drops per link index (the last: no link)
+    };
+    limits::MacTable sources_, relays_;
+    std::vector<limits::TokenBucket> link_buckets_;
+    FloodInterval flood_;
 };
 
 // The registration log line: text and JSON fields (obs::log_event).

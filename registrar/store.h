@@ -1,12 +1,13 @@
 // Durable storage of the registrar: the live bindings and the history of every event.
 //
 // Store is the interface the daemon and the queries use; SqliteStore (store_sqlite.cpp) is the
-// embedded default and a PostgreSQL store implements the same interface with the same schema
-// (open_store() picks one by URL: "sqlite:PATH" or a bare path; "postgresql://..." later).
+// embedded default and PgStore (store_pg.cpp, libpq) implements the same interface with the same
+// schema on a server several registrars may share (open_store() picks one by URL: "sqlite:PATH"
+// or a bare path; "postgresql://..." or "postgres://..." in libpq's URI syntax).
 //
 // Durability contract: write() applies every event of a batch in ONE transaction and returns
 // true only once the transaction is committed durably (the daemon sends the replies after it).
-// Schema versions are applied by migrations kept in the tree (store_sqlite.cpp, numbered); a
+// Schema versions are applied by migrations kept in the tree (store_sqlite.cpp, store_pg.cpp, numbered); a
 // database newer than this build is refused.
 #pragma once
 
@@ -66,9 +67,11 @@ struct OpenOptions {
 
 inline constexpr std::string_view kDefaultDb = "sqlite:/var/lib/regrelay/registrar.db";
 
-// "sqlite:PATH" (or a path) -> SqliteStore. nullptr and `err` on failure.
+// "sqlite:PATH" (or a path) -> SqliteStore; "postgresql://..." -> PgStore (store.cpp). nullptr
+// and `err` on failure (a PostgreSQL error never shows the URL's password).
 std::unique_ptr<Store> open_store(std::string_view url, const OpenOptions& opt, std::string& err);
 std::unique_ptr<Store> open_sqlite(const std::string& path, const OpenOptions& opt, std::string& err);
+std::unique_ptr<Store> open_postgresql(std::string_view url, const OpenOptions& opt, std::string& err);
 
 // `regrelay who-had`: what the history says of `address` at time `at`, from its newest row at
 // or before `at` (pure; the caller fetched it).

@@ -159,11 +159,22 @@ public:
         path_ = path;
         read_only_ = opt.read_only;
         int flags = opt.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+        struct stat st {};
         if (opt.read_only) {
-            struct stat st {};
             if (::stat(path.c_str(), &st) != 0) {
                 err = path + ": " + std::strerror(errno);
                 return false;
+            }
+        } else if (::stat(path.c_str(), &st) == 0) {
+            // Made 0600 by an older regrelay under the unit's UMask=0077: group-readable now.
+            if (st.st_uid == ::geteuid() && (st.st_mode & 0777) == 0600) (void)::chmod(path.c_str(), 0640);
+        } else if (errno == ENOENT) {
+            // A new database is group-readable (0640 whatever the umask; SQLite gives the -wal and
+            // -shm files the database's mode): `regrelay who-had` for the group (docs/registrar.md).
+            int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+            if (fd >= 0) {
+                (void)::fchmod(fd, 0640);  // the umask may have taken bits away
+                ::close(fd);
             }
         }
         if (sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
@@ -178,7 +189,38 @@ public:
             if (!exec("PRAGMA cache_size=-32768", err)) return false;
             if (!migrate(err)) return false;
         } else {
-            if (!read_version(err)) return false;
+            if (!read_version(err)) {
+                // Read-only WAL (SQLite's "Read-Only WAL databases"): with no write access to the
+                // directory and no -shm file to share (the daemon is not running), the database
+                // cannot be read in WAL mode; nobody writes it then, so read it as immutable. Only
+                // with no -wal file: one would hold commits the main file does not have yet.
+                const int xrc = sqlite3_extended_errcode(db_);
+                struct stat wst {};
+                if (((xrc & 0xff) != SQLITE_READONLY && (xrc & 0xff) != SQLITE_CANTOPEN) ||
+                    ::stat((path + "-wal").c_str(), &wst) == 0)
+                    return false;
+                sqlite3_close_v2(db_);
+                db_ = nullptr;
+                std::string uri = "file:";
+                for (char c : path) {
+                    if (c == '%' || c == '?' || c == '#') {
+                        char h[4];
+                        std::snprintf(h, sizeof h, "%%%02X", unsigned(uint8_t(c)));
+                        uri += h;
+                    } else {
+                        uri += c;
+                    }
+                }
+                uri += "?immutable=1";
+                std::string e2;
+                if (sqlite3_open_v2(uri.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                                    nullptr) != SQLITE_OK ||
+                    !read_version(e2)) {
+                    err += " (read as immutable: " + (e2.empty() ? std::string(db_ ? sqlite3_errmsg(db_) : "cannot open") : e2) + ")";
+                    return false;
+                }
+                err.clear();
+            }
             if (version_ == 0) {
                 err = path + ": not a registrar database (no schema)";
                 return false;
@@ -532,52 +574,6 @@ std::unique_ptr<Store> open_sqlite(const std::string& path, const OpenOptions& o
     auto s = std::make_unique<SqliteStore>();
     if (!s->open(path, opt, err)) return nullptr;
     return s;
-}
-
-std::unique_ptr<Store> open_store(std::string_view url, const OpenOptions& opt, std::string& err) {
-    if (url.rfind("sqlite:", 0) == 0) url.remove_prefix(7);
-    else if (url.rfind("postgresql:", 0) == 0 || url.rfind("postgres:", 0) == 0) {
-        err = std::string(url) + ": PostgreSQL is not supported by this build yet (use sqlite:PATH)";
-        return nullptr;
-    } else if (url.find("://") != std::string_view::npos) {
-        err = std::string(url) + ": unknown database URL (sqlite:PATH)";
-        return nullptr;
-    }
-    if (url.empty()) {
-        err = "sqlite: needs a file path";
-        return nullptr;
-    }
-    return open_sqlite(std::string(url), opt, err);
-}
-
-std::optional<WhoHad> who_had(const std::optional<HistoryRow>& newest, int64_t at) {
-    if (!newest) return std::nullopt;
-    WhoHad w;
-    w.row = *newest;
-    const auto k = newest->kind;
-    if (k == EventKind::kReleased || k == EventKind::kExpired) {
-        w.bound = false;
-        w.until = newest->time;
-    } else if (newest->b.expires != kNever && newest->b.expires <= at) {
-        w.bound = false;  // lapsed: the expiry was not recorded (yet) when `at` came
-        w.until = newest->b.expires;
-    } else {
-        w.bound = true;
-        w.until = newest->b.expires;
-    }
-    return w;
-}
-
-bool lookup_who_had(Store& s, const Ip6Addr& address, int64_t at, std::optional<WhoHad>& out, std::string& err) {
-    HistoryQuery q;
-    q.address = address;
-    q.until = at;
-    q.limit = 1;
-    q.newest_first = true;
-    std::vector<HistoryRow> rows;
-    if (!s.history(q, rows, err)) return false;
-    out = who_had(rows.empty() ? std::nullopt : std::optional<HistoryRow>(rows.front()), at);
-    return true;
 }
 
 }  // namespace regrelay::registrar

@@ -2,12 +2,15 @@
 """An RFC 9686 address registration client for tests and labs (one address, one transaction).
 
     regclient.py --iface IF --address ADDR [--duid HEX] [--timeout-first 1] [--max-retransmit 3]
-                 [--max-rt 0] [--log FILE]
+                 [--max-rt 0] [--log FILE] [--fqdn NAME] [--release]
 
 Sends ADDR-REG-INFORM (type 36) for ADDR, from ADDR itself (UDP [ADDR]:546 to [ff02::1:2%IF]:547),
 with a Client Identifier (option 1: --duid, else DUID-LL of IF's MAC) and exactly one IA Address
 option (5) carrying the address's current preferred and valid lifetimes (from
 `ip -6 -j addr show dev IF`); no Option Request option, no Server Identifier (RFC 9686 §4.2).
+--fqdn NAME adds a Client FQDN option (39, RFC 4704: flags 0, NAME in DNS wire format; fully
+qualified when NAME ends with '.', else a partial name). --release sends preferred and valid
+lifetime 0 (the address is no longer used; RFC 9686 §4.2).
 
 Retransmits per RFC 8415 §15 with the RFC 9686 §4.5 defaults (IRT 1 s, MRC 3, no MRT/MRD unless
 given): the same transaction-id every time, the lifetimes re-read before each transmission so they
@@ -42,7 +45,7 @@ import sys
 import time
 
 ADDR_REG_INFORM, ADDR_REG_REPLY = 36, 37
-OPT_CLIENTID, OPT_SERVERID, OPT_IAADDR = 1, 2, 5
+OPT_CLIENTID, OPT_SERVERID, OPT_IAADDR, OPT_CLIENT_FQDN = 1, 2, 5, 39
 PORT_CLIENT, PORT_SERVER = 546, 547
 ALL_DHCP_RELAY_AGENTS_AND_SERVERS = "ff02::1:2"
 IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "ip"
@@ -55,6 +58,15 @@ class Fatal(Exception):
 
 def opt(code, data=b""):
     return struct.pack("!HH", code, len(data)) + data
+
+
+def fqdn_option(name):
+    """Client FQDN option 39 (RFC 4704 §4.2): flags 0, the name in DNS wire format."""
+    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
+    if not name or any(not 0 < len(label.encode()) <= 63 for label in labels):
+        raise Fatal(f"--fqdn {name}: not a domain name")
+    wire = b"".join(bytes([len(label.encode())]) + label.encode() for label in labels)
+    return opt(OPT_CLIENT_FQDN, b"\x00" + wire + (b"\x00" if name.endswith(".") else b""))
 
 
 def parse_options(data):
@@ -128,6 +140,7 @@ class Client:
             raise Fatal(f"{self.address} is not a (non-tentative) address of {self.iface}")
         self.xid = secrets.randbits(24)
         self.sent_ia = []  # every IA Address option sent in this transaction, as bytes
+        self.fqdn = fqdn_option(args.fqdn) if args.fqdn is not None else b""
         self.sock = self._socket()
 
     def say(self, line):
@@ -157,7 +170,7 @@ class Client:
         pref, valid = lifetimes
         ia = opt(OPT_IAADDR, socket.inet_pton(socket.AF_INET6, str(self.address)) + struct.pack("!II", pref, valid))
         self.sent_ia.append(ia)
-        return bytes([ADDR_REG_INFORM]) + self.xid.to_bytes(3, "big") + opt(OPT_CLIENTID, self.duid) + ia
+        return bytes([ADDR_REG_INFORM]) + self.xid.to_bytes(3, "big") + opt(OPT_CLIENTID, self.duid) + ia + self.fqdn
 
     def run(self):
         a = self.args
@@ -175,6 +188,8 @@ class Client:
             rt = a.timeout_first * (1 + rand) if rt is None else 2 * rt + rand * rt
             if a.max_rt and rt > a.max_rt:
                 rt = a.max_rt * (1 + rand)
+            if a.release:
+                lifetimes = (0, 0)
             msg = self.inform(lifetimes)
             self.sock.sendto(msg, (ALL_DHCP_RELAY_AGENTS_AND_SERVERS, PORT_SERVER, 0, self.ifindex))
             self.say(f"sent xid=0x{self.xid:06x} attempt={attempt} address={self.address} "
@@ -251,6 +266,8 @@ def main():
     p.add_argument("--max-retransmit", type=int, default=3, help="MRC: retransmissions at most (default 3)")
     p.add_argument("--max-rt", type=float, default=0.0, help="MRT in seconds, 0 for none (default 0)")
     p.add_argument("--log", help="also append every output line to FILE")
+    p.add_argument("--fqdn", help="add a Client FQDN option 39 naming the host (NAME. fully qualified, else partial)")
+    p.add_argument("--release", action="store_true", help="send lifetimes 0: release the registration")
     args = p.parse_args()
     if args.timeout_first <= 0 or args.max_retransmit < 0 or args.max_rt < 0:
         p.error("--timeout-first must be > 0, --max-retransmit and --max-rt >= 0")

@@ -42,6 +42,7 @@ DIRECT = "2001:db8:2::100"
 DIRECT_LINK = "2001:db8:2::1"
 OFFLINK = "2001:db8:9::5"
 SERVER_DUID = "000300010200000053ff"
+NAME = "laptop.example.net."  # the relayed client's option 39, fully qualified (who-had and history print it)
 
 
 def kv(line):
@@ -105,7 +106,7 @@ def group_e2e(c, lab, binary):
     relay.wait_log(r"relaying from " + re.escape(rc_if))
 
     # --- relayed -------------------------------------------------------------------------------
-    rc, out = register(lab, cli, c_if, CLIENT)
+    rc, out = register(lab, cli, c_if, CLIENT, "--fqdn", NAME)
     reg_lines = events(out, "registered")
     c.eq(rc, 0, "relayed: regclient accepts the registrar's reply (exit 0)")
     sent = events(out, "sent")
@@ -135,15 +136,22 @@ def group_e2e(c, lab, binary):
     c.check(who.returncode == 0, "who-had: exit 0 (bound now)", who.stderr)
     try:
         w = json.loads(who.stdout)
-        c.eq((w.get("bound"), w.get("mac"), w.get("link_address"), w.get("duid")),
-             (True, client_mac.hex(":"), LINK, "00030001" + client_mac.hex()),
-             "who-had --json: bound, the MAC from option 79, link-address, DUID")
+        c.eq((w.get("bound"), w.get("mac"), w.get("link_address"), w.get("duid"), w.get("fqdn")),
+             (True, client_mac.hex(":"), LINK, "00030001" + client_mac.hex(), NAME),
+             "who-had --json: bound, the MAC from option 79, link-address, DUID, the name from option 39")
     except json.JSONDecodeError as e:
         c.check(False, "who-had --json prints one JSON object", f"{e}: {who.stdout!r}")
     hist = subprocess.run([binary, "history", "--mac", client_mac.hex(":"), "--db", "sqlite:" + db],
                           capture_output=True, text=True, timeout=10)
-    c.check(hist.returncode == 0 and len(hist.stdout.splitlines()) == 1 and " registered  address " + CLIENT in hist.stdout,
-            "history --mac: the one registration", hist.stdout + hist.stderr)
+    c.check(hist.returncode == 0 and len(hist.stdout.splitlines()) == 1 and " registered  address " + CLIENT in hist.stdout
+            and "  fqdn " + NAME + "  " in hist.stdout,
+            "history --mac: the one registration, with its name", hist.stdout + hist.stderr)
+    hist = subprocess.run([binary, "history", "--address", CLIENT, "--json", "--db", "sqlite:" + db],
+                          capture_output=True, text=True, timeout=10)
+    try:
+        c.eq([json.loads(line).get("fqdn") for line in hist.stdout.splitlines()], [NAME], "history --json: fqdn")
+    except json.JSONDecodeError as e:
+        c.check(False, "history --json prints JSON lines", f"{e}: {hist.stdout!r}")
 
     # --- direct, on the registrar's own link ----------------------------------------------------
     rc, out = register(lab, dct, dc_if, DIRECT, name="direct")
@@ -163,7 +171,7 @@ def group_e2e(c, lab, binary):
          "off-link address: nothing recorded")
 
     # --- a new transaction for a bound address: refreshed -------------------------------------
-    rc, out = register(lab, cli, c_if, CLIENT, name="refresh")
+    rc, out = register(lab, cli, c_if, CLIENT, "--fqdn", NAME, name="refresh")
     c.eq(rc, 0, "refresh: accepted")
     registrar.wait_log(r"refreshed address " + re.escape(CLIENT))
     c.eq(sql(db, "SELECT kind FROM history WHERE address = x'" + a16hex(CLIENT) + "' ORDER BY id"),
@@ -177,8 +185,8 @@ def group_e2e(c, lab, binary):
     m = again.wait_log(r"(\d+) bindings restored")
     c.eq(m.group(1), "2", "restart: both bindings restored from the database")
     who = subprocess.run([binary, "who-had", CLIENT, "--db", "sqlite:" + db], capture_output=True, text=True, timeout=10)
-    c.check(who.returncode == 0 and client_mac.hex(":") in who.stdout, "restart: who-had still answers with the MAC",
-            who.stdout + who.stderr)
+    c.check(who.returncode == 0 and client_mac.hex(":") in who.stdout and re.search(r"^  fqdn +" + re.escape(NAME) + "$",
+            who.stdout, re.M), "restart: who-had still answers with the MAC and the name", who.stdout + who.stderr)
     c.eq(again.stop(), 0, "registrar (restarted): SIGTERM, exit 0")
 
 

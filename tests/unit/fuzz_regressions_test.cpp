@@ -13,6 +13,7 @@
 
 #include "fuzz/exercise.h"
 #include "fuzz/exercise_dns.h"
+#include "fuzz/exercise_registrar.h"
 
 namespace fs = std::filesystem;
 namespace rf = regrelay::fuzz;
@@ -29,6 +30,7 @@ const Target kTargets[] = {
     {"fuzz_dhcp6", rf::exercise_dhcp6},
     {"fuzz_frame", rf::exercise_frame},
     {"fuzz_dns", rf::exercise_dns},
+    {"fuzz_registrar", rf::exercise_registrar},
 };
 
 const fs::path kFuzzDir = fs::path(REGRELAY_SOURCE_DIR) / "fuzz";

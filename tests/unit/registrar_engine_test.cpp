@@ -315,6 +315,82 @@ TEST_F(RegistrarEngine, RestoredBindingsExpireAndRefresh) {
     ASSERT_EQ(expired.size(), 1u);
 }
 
+// --- Client FQDN option 39 (RFC 4704): the name of the binding -------------------------------
+
+// Option 39: the flags octet, then `labels` in DNS wire format; `absolute` ends with the root label.
+ByteVec fqdn_opt(uint8_t flags, std::initializer_list<std::string_view> labels, bool absolute) {
+    ByteVec body = {flags};
+    for (auto l : labels) {
+        body.push_back(uint8_t(l.size()));
+        body.insert(body.end(), l.begin(), l.end());
+    }
+    if (absolute) body.push_back(0);
+    return mkopt(39, body);
+}
+ByteVec named(uint32_t xid, const ByteVec& fqdn, uint32_t valid = 7200) {
+    return inform(xid, {mkopt(1, kDuid), ia_addr(kAddr, 3600, valid), fqdn});
+}
+
+TEST_F(RegistrarEngine, ClientFqdnGivesTheBindingItsNameAsDottedText) {
+    direct(named(1, fqdn_opt(0x01, {"laptop", "hosts", "example", "net"}, true)));
+    ASSERT_EQ(out.events.size(), 1u);
+    EXPECT_EQ(out.events[0].b.fqdn, "laptop.hosts.example.net.");
+    EXPECT_EQ(e.find(ip(kAddr))->fqdn, "laptop.hosts.example.net.");
+    // A partial name (RFC 4704 §4.1: no root label) stays relative.
+    direct(named(2, fqdn_opt(0, {"printer", "lab"}, false)));
+    ASSERT_EQ(out.events.size(), 1u);
+    EXPECT_EQ(out.events[0].kind, EventKind::kRefreshed);
+    EXPECT_EQ(out.events[0].b.fqdn, "printer.lab");
+    // A refresh without the option carries no name: the binding has none any more.
+    direct(good(3));
+    ASSERT_EQ(out.events.size(), 1u);
+    EXPECT_EQ(out.events[0].b.fqdn, "");
+    // Flags only (the client leaves the name to the server): no name, not malformed.
+    direct(named(4, mkopt(39, {0x01})));
+    ASSERT_EQ(out.events.size(), 1u);
+    EXPECT_EQ(out.events[0].b.fqdn, "");
+    EXPECT_EQ(e.counters().fqdn_named, 2u);
+    EXPECT_EQ(e.counters().fqdn_malformed, 0u);
+    EXPECT_NE(e.counters_report().find(" fqdn 2 fqdn-malformed 0"), std::string::npos) << e.counters_report();
+}
+
+TEST_F(RegistrarEngine, MalformedClientFqdnRegistersWithoutANameAndIsCounted) {
+    const ByteVec bad[] = {
+        mkopt(39, {}),                                    // no flags octet
+        mkopt(39, {0x08, 4, 'h', 'o', 's', 't', 0}),      // reserved flag bits
+        mkopt(39, {0x00, 9, 'h', 'o', 's', 't'}),         // a label past the option's end
+        mkopt(39, {0x00, 4, 'h', 'o', 's', 't', 0, 1, 'x'}),  // data after the root label
+        fqdn_opt(0, {"a.b", "example"}, true),            // a '.' inside a label
+        fqdn_opt(0, {"my host"}, false),                  // not a host name label
+        fqdn_opt(0, {std::string_view("h\0st", 5)}, false),
+    };
+    uint32_t xid = 10;
+    for (const auto& o : bad) {
+        direct(named(xid++, o));
+        EXPECT_EQ(out.outcome, Actions::Outcome::kReplied) << to_hex(o);
+        ASSERT_EQ(out.events.size(), 1u) << to_hex(o);
+        EXPECT_EQ(out.events[0].b.fqdn, "") << to_hex(o);
+        // The reply is the usual one: the option 39 is not echoed.
+        EXPECT_EQ(to_hex(out.reply->payload), to_hex(expected_reply(xid - 1, kDuid, ia_addr(kAddr, 3600, 7200))));
+    }
+    EXPECT_EQ(e.counters().fqdn_malformed, std::size(bad));
+    EXPECT_EQ(e.counters().fqdn_named, 0u);
+    EXPECT_EQ(e.counters().discards[size_t(Discard::kMalformed)], 0u);
+    EXPECT_EQ(e.binding_count(), 1u);
+}
+
+TEST_F(RegistrarEngine, ForEachBindingVisitsTheLiveTable) {
+    direct(named(1, fqdn_opt(0, {"laptop"}, false)));
+    std::vector<std::string> names;
+    e.for_each_binding([&](const Binding& b) { names.push_back(b.address.str() + " " + b.fqdn); });
+    ASSERT_EQ(names.size(), 1u);
+    EXPECT_EQ(names[0], "2001:db8:1::100 laptop");
+    direct(named(2, fqdn_opt(0, {"laptop"}, false), 0));  // released
+    names.clear();
+    e.for_each_binding([&](const Binding& b) { names.push_back(b.address.str()); });
+    EXPECT_TRUE(names.empty());
+}
+
 // --- links ("appropriate to the link") ----------------------------------------------------------
 
 struct RegistrarLinks : RegistrarEngine {
