@@ -31,7 +31,7 @@ as a lower bound (>=).
 
 Environment: QUICK=1 (1 repetition, 1 s trials), REPS (default 3: median reported), TRIAL (s), NICE
 (default -20: snoop, the generator and this session's autogroup; 0 turns it off),
-CASES=solicit-1,inform-100k, PORTS (default 48), LOG_LEVEL (snoop's, default warn; `info` logs every ADDR-REG-INFORM),
+CASES=solicit-1,inform-100k, PORTS (default 48), WARMUP (s, default 2), CAPTURE (snoop's --capture: per-interface or shared), LOG_LEVEL (snoop's, default warn; `info` logs every ADDR-REG-INFORM),
 OUT (the results file whose snoop section is replaced, default docs/benchmarks.md; OUT= writes
 none), LOADGEN (path to regrelay_loadgen; default BUILD_DIR/bench/regrelay_loadgen, else compiled from
 bench/loadgen.cpp into the work directory).
@@ -57,7 +57,11 @@ QUICK = os.environ.get("QUICK", "") not in ("", "0")
 REPS = int(os.environ.get("REPS", "1" if QUICK else "3"))
 TRIAL = float(os.environ.get("TRIAL", "1.0" if QUICK else "2.0"))
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "warn")
-WARMUP = 0.3
+# The generator's warm-up frame, then this long before the trial: snoop opens the named ports'
+# captures after its filters are in (what the script waits for), 48 libpcap captures can take
+# longer than 0.3 s on a loaded machine, and frames sent to a port before its capture is open are
+# lost (measured: 1-10 % "loss" at 300/s with 0.3 s, none with 2 s).
+WARMUP = float(os.environ.get("WARMUP", "2.0"))
 GRACE = 0.3
 START_RATE = 10_000
 LOW_RATE = 10_000  # CPU per 1000 frames is also measured at this rate (fewer frames per wake-up)
@@ -77,10 +81,24 @@ CASES = os.environ.get("CASES", "solicit-1,inform-100k").split(",")
 # Client ports of the bridge (the issue's access switch: 48); the generator sends frame k out of
 # port k mod PORTS, so the total rate is spread evenly over them.
 PORTS = int(os.environ.get("PORTS", "48"))
+# snoop's --capture (per-interface or shared); empty: the option is not given (the default).
+CAPTURE = os.environ.get("CAPTURE", "")
 
 
 def log(msg: str) -> None:
     print(msg, flush=True)
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of a process in kB (0 when gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def cpu_ns(pid: int) -> int:
@@ -158,7 +176,8 @@ class Bench:
         snoop = self.sw.spawn(["nice", "-n", NICE, TASKSET, "-c", SNOOP_CPU, self.regrelay, "snoop",
                                *[x for p in self.ports for x in ("--client-port", p)], "--uplink",
                                "uplink", "--install-filters", "--log-level", LOG_LEVEL,
-                               "--rate-limit-mac", "0", "--rate-limit-port", "0"],
+                               "--rate-limit-mac", "0", "--rate-limit-port", "0",
+                               *(["--capture", CAPTURE] if CAPTURE else [])],
                               name=f"snoop-{self.trials}")
         prioritise(snoop.pid)
         try:
@@ -175,6 +194,7 @@ class Bench:
                              "--warmup-ms", str(int(WARMUP * 1000)), timeout=duration + 60).stdout
             time.sleep(GRACE)
             cpu = cpu_ns(snoop.pid) - cpu0
+            rss = rss_kb(snoop.pid)
             c1 = self.counters()
         finally:
             snoop.stop()
@@ -184,7 +204,7 @@ class Bench:
         other = c1["leak"] - c0["leak"]
         return {"rate": rate, "sent": sent, "received": fwd, "leaked": other, "ok": fwd >= sent and other == 0,
                 "gen_rate": float(gk["rate"]), "gen_limited": float(gk["rate"]) < 0.97 * rate,
-                "cpu_ms_per_k": cpu / 1e6 / max(fwd / 1000, 1e-9), "cpu_s": cpu / 1e9}
+                "cpu_ms_per_k": cpu / 1e6 / max(fwd / 1000, 1e-9), "cpu_s": cpu / 1e9, "rss_kb": rss}
 
     def search(self, case: str, start: float | None = None) -> tuple[float, dict | None, bool]:
         """The highest loss-free rate (to PRECISION), the trial that showed it, and whether the
@@ -264,7 +284,7 @@ def main() -> int:
             log(f"  {case}: at {LOW_RATE:,}/s")
             low = b.trial(case, LOW_RATE)
             log(f"    {case:13s} {LOW_RATE:>10,.0f}/s sent {low['sent']:>9,} relayed {low['received']:>9,}"
-                f"  snoop cpu {low['cpu_s']:.3f} s = {low['cpu_ms_per_k']:.3f} ms/1000")
+                f"  snoop cpu {low['cpu_s']:.3f} s = {low['cpu_ms_per_k']:.3f} ms/1000 rss {low['rss_kb'] / 1024:.1f} MB")
             med = statistics.median(rates)
             # A median at or above a generator-limited result is a lower bound.
             bound = any(lim and r <= med for r, lim in zip(rates, limited))
@@ -295,7 +315,7 @@ def write_section(path: str, results: dict, load0: list[str], load1: list[str]) 
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [SECTION, "",
              f"Measured {now}{', QUICK=1' if QUICK else ''}: `regrelay snoop` with {PORTS} client ports on one "
-             f"bridge, the generator sending round robin over them; {REPS} repetition(s), {TRIAL:g} s trials; load "
+             f"bridge (`--capture {CAPTURE or 'per-interface'}`), the generator sending round robin over them; {REPS} repetition(s), {TRIAL:g} s trials; load "
              f"average {' '.join(load0)} before, {' '.join(load1)} after. CPU: snoop's own, per message relayed.",
              "", f"| case | highest loss-free rate | CPU µs/msg at that rate | CPU µs/msg at {LOW_RATE:,}/s |",
              "| --- | ---: | ---: | ---: |"]

@@ -17,6 +17,7 @@
 #include "capture/notify.h"
 #include "capture/packet_io.h"
 #include "capture/privileges.h"
+#include "capture/shared_capture.h"
 #include "dhcp6/print.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -122,6 +123,10 @@ public:
 private:
     bool open_port(size_t idx, capture::LivePort& p, const capture::Interface& itf, std::string& err);
     size_t serve(size_t i);
+    // --capture shared: the frames of every port from the one socket, up to `max`.
+    size_t serve_shared(size_t max);
+    // One frame received on port i: the engine, then injection, recording, logs and the trail.
+    void handle(size_t i, const capture::Packet& pkt, int lt);
     void record(const capture::Timestamp& ts, unsigned ifindex, uint8_t dir, int linktype, Bytes frame);
     std::string report() const;
     // /metrics: the counters copied for the HTTP thread, at most every 250 ms.
@@ -161,6 +166,8 @@ private:
     capture::InstanceLocks locks_;
     capture::Notifier notify_;  // systemd Type=notify (no-op without NOTIFY_SOCKET)
     std::unique_ptr<capture::PacketSink> rec_;
+    std::unique_ptr<capture::SharedCapture> shared_;  // --capture shared, opened with the first port
+    std::vector<std::pair<unsigned, size_t>> route_;  // shared: ifindex -> port, sorted, per wake-up
     std::vector<uint8_t> recbuf_;
     uint64_t inject_errors_ = 0, record_errors_ = 0;
     std::string last_inject_error_;
@@ -373,12 +380,23 @@ void SnoopDaemon::write_trail(const Actions& a, Bytes in, int linktype) {
     trail_.write(obs::trail_lines(c), now_);
 }
 
-bool SnoopDaemon::open_port(size_t idx, capture::LivePort& p, const capture::Interface&, std::string& err) {
-    capture::LiveOptions lo;
-    lo.nonblocking = true;
-    lo.buffer_bytes = capture::ring_bytes_per_port(engine_->config().ports.size());
-    lo.timeout_ms = 10;
-    p.src = capture::open_live(p.name, lo, err);
+bool SnoopDaemon::open_port(size_t idx, capture::LivePort& p, const capture::Interface& itf, std::string& err) {
+    if (opt_.shared_capture) {
+        // One socket for all ports, opened with the first (the filter is compiled on a live
+        // handle of an up Ethernet port); the port's capture is its membership in it.
+        if (!shared_) {
+            shared_ = capture::SharedCapture::open(p.name, capture::SharedOptions{}, err);
+            if (!shared_) err = "shared capture: " + err;
+            else spdlog::info("capture: one shared TPACKET_V3 socket for every port (--capture shared)");
+        }
+        if (shared_) p.src = shared_->membership(itf.index, p.name);
+    } else {
+        capture::LiveOptions lo;
+        lo.nonblocking = true;
+        lo.buffer_bytes = capture::ring_bytes_per_port(engine_->config().ports.size());
+        lo.timeout_ms = 10;
+        p.src = capture::open_live(p.name, lo, err);
+    }
     if (!p.src) {
         if (err.find("ermission") != std::string::npos || err.find("not permitted") != std::string::npos)
             err += " (capturing needs " + capture::capability_name(capture::kCapNetRaw) + ")";
@@ -443,12 +461,43 @@ size_t SnoopDaemon::serve(size_t i) {
             }
             break;
         }
-        const int lt = p.src->linktype();
+        handle(i, pkt, p.src->linktype());
+    }
+    if (k) tracker_.capture_ok(i);
+    return k;
+}
+
+size_t SnoopDaemon::serve_shared(size_t max) {
+    capture::SharedFrame f;
+    capture::Packet pkt;
+    size_t k = 0;
+    for (; k < max; ++k) {
+        const capture::ReadStatus st = shared_->next(f);
+        if (st == capture::ReadStatus::kError) {
+            spdlog::error("shared capture: {}", shared_->error());
+            break;
+        }
+        if (st != capture::ReadStatus::kPacket) break;
+        auto it = std::lower_bound(route_.begin(), route_.end(), f.ifindex,
+                                   [](const auto& r, unsigned x) { return r.first < x; });
+        if (it == route_.end() || it->first != f.ifindex) continue;  // a port closed meanwhile
+        pkt.ts = f.ts;
+        pkt.data = f.data;
+        pkt.wire_len = f.wire_len;
+        handle(it->second, pkt, shared_->linktype());
+        tracker_.capture_ok(it->second);
+    }
+    return k;
+}
+
+void SnoopDaemon::handle(size_t i, const capture::Packet& pkt, int lt) {
+    capture::LivePort& p = tracker_.ports()[i];
+    {
         engine_->on_frame(int(i), pkt.data, lt, a_);
         if (rec_) record(pkt.ts, p.ifindex, frame::kSllHost, lt, pkt.data);
         if (!a_.emit) {
             if (a_.drop != Drop::kNone || log_debug_) log_actions(engine_->config(), a_);
-            continue;
+            return;
         }
         capture::LivePort& out = tracker_.ports()[size_t(a_.out_port)];
         if (!out.sink) {
@@ -460,7 +509,7 @@ size_t SnoopDaemon::serve(size_t i) {
                                 {"error", "not up"}},
                                fmt::format("{} from {} NOT injected: {} is not up", dhcp6::msg_type_label(a_.msg_type),
                                            p.name, out.name));
-            continue;
+            return;
         }
         if (!out.sink->write(pkt.ts, a_.frame)) {
             ++inject_errors_;
@@ -471,15 +520,13 @@ size_t SnoopDaemon::serve(size_t i) {
                                 {"error", last_inject_error_}},
                                fmt::format("{} from {} NOT injected on {}: {}", dhcp6::msg_type_label(a_.msg_type),
                                            p.name, out.name, last_inject_error_));
-            continue;
+            return;
         }
         // Logged once injected: a line never claims what did not happen.
         if (a_.msg_type == dhcp6::msg::kAddrRegInform || log_debug_) log_actions(engine_->config(), a_);
         if (trail_.is_open()) write_trail(a_, pkt.data, lt);
         if (rec_) record(capture::now(), out.ifindex, frame::kSllOutgoing, frame::kLinkEthernet, a_.frame);
     }
-    if (k) tracker_.capture_ok(i);
-    return k;
 }
 
 std::string SnoopDaemon::report() const {
@@ -490,6 +537,8 @@ std::string SnoopDaemon::report() const {
         if (p.src && p.src->kernel_drops(d)) kd += " " + p.name + "=" + std::to_string(d);
     }
     if (!kd.empty()) r += "capture kernel-drops" + kd + "\n";
+    // Shared: the kernel counts drops per socket, not per port.
+    if (shared_) r += "capture kernel-drops shared=" + std::to_string(shared_->kernel_drops()) + "\n";
     r += tracker_.report();
     if (inject_errors_)
         r += "injection errors " + std::to_string(inject_errors_) + " (last: " + last_inject_error_ + ")\n";
@@ -583,6 +632,10 @@ void SnoopDaemon::reload() {
                 spdlog::warn("reload: --log-format changed to '{}': not applied, still '{}' (restart to change it)",
                              next.log_format, opt_.log_format);
             next.log_format = opt_.log_format;  // the logger is set up once
+            if (next.shared_capture != opt_.shared_capture)
+                spdlog::warn("reload: --capture changed: not applied, still {} (restart to change it)",
+                             opt_.shared_capture ? "shared" : "per-interface");
+            next.shared_capture = opt_.shared_capture;
             opt_ = std::move(next);
             if (opt_.trail_path.empty()) trail_.close();
             if (auto lvl = spdlog::level::from_str(opt_.log_level); lvl != spdlog::level::off || opt_.log_level == "off")
@@ -741,7 +794,8 @@ int SnoopDaemon::run() {
     std::vector<pollfd> pfds;
     std::vector<size_t> pfd_port;
     uint64_t next_resync = now_ + kResyncInterval;
-    capture::WakeCoalescer coalescer(kHoldNs);
+    // Shared capture: the ring's block timeout batches the wake-ups already (no hold on top).
+    capture::WakeCoalescer coalescer(opt_.shared_capture ? 0 : kHoldNs);
     uint64_t hold_until = 0;  // under load: sleep until then, then poll without blocking
     bool running = true;
     while (running) {
@@ -749,11 +803,21 @@ int SnoopDaemon::run() {
         pfd_port.clear();
         pfds.push_back({sfd, POLLIN, 0});
         pfds.push_back({monitor_.fd(), POLLIN, 0});
+        route_.clear();
         for (size_t i = 0; i < tracker_.ports().size(); ++i)
             if (tracker_.ports()[i].open()) {
+                if (shared_) {
+                    route_.emplace_back(tracker_.ports()[i].ifindex, i);
+                    continue;
+                }
                 pfds.push_back({tracker_.ports()[i].src->selectable_fd(), POLLIN, 0});
                 pfd_port.push_back(i);
             }
+        const size_t nports = pfds.size();  // per-port captures end here; then the shared one
+        if (shared_ && !route_.empty()) {
+            std::sort(route_.begin(), route_.end());
+            pfds.push_back({shared_->fd(), POLLIN, 0});
+        }
         int timeout = 1000;
         if (uint64_t r = tracker_.next_retry_ns(); r) {
             const uint64_t t = capture::monotonic_ns();
@@ -806,7 +870,7 @@ int SnoopDaemon::run() {
             }
         }
         bool changed = false;
-        for (size_t k = 2; k < pfds.size(); ++k)
+        for (size_t k = 2; k < nports; ++k)
             if (pfds[k].revents & (POLLERR | POLLHUP | POLLNVAL)) {
                 tracker_.capture_failed(pfd_port[k - 2], "the socket reported an error (link down?)", now_);
                 changed = true;
@@ -816,7 +880,7 @@ int SnoopDaemon::run() {
         // uplink, with the replies, among them).
         std::vector<bool>& busy = busy_;  // reused: no allocation per wake-up
         busy.assign(tracker_.ports().size(), false);
-        for (size_t k = 2; k < pfds.size(); ++k)
+        for (size_t k = 2; k < nports; ++k)
             if (pfds[k].revents & POLLIN) busy[pfd_port[k - 2]] = true;
         size_t handled = 0;
         for (int round = 0; round < kMaxRounds; ++round) {
@@ -829,6 +893,16 @@ int SnoopDaemon::run() {
                 more |= busy[i];
             }
             if (!more) break;
+        }
+        if (pfds.size() > nports) {
+            if (pfds[nports].revents & (POLLERR | POLLNVAL)) {
+                int e = 0;  // read (and so cleared) lest poll() report it again at once
+                socklen_t el = sizeof e;
+                ::getsockopt(shared_->fd(), SOL_SOCKET, SO_ERROR, &e, &el);
+                spdlog::error("shared capture: the socket reported an error: {}", strerror(e));
+            }
+            else if (pfds[nports].revents & POLLIN)
+                handled += serve_shared(kBatch * kMaxRounds);  // about one block's worth
         }
         hold_until = coalescer.after_wake(now_, handled);
         if (now_ >= next_resync || (tracker_.next_retry_ns() && tracker_.next_retry_ns() <= now_)) {

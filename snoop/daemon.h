@@ -25,6 +25,9 @@ struct DaemonOptions {
     std::string user;               // --user (empty: regrelay, else nobody)
     std::string log_level = "info";
     std::string metrics_listen;     // --metrics-listen ADDR:PORT (checked); empty: no /metrics
+    // --capture: one libpcap capture per port (false, the default) or one shared TPACKET_V3
+    // socket for every port (capture/shared_capture.h). Set at start, not reloaded.
+    bool shared_capture = false;
     // Rebuilds the options from the command line and the configuration file (SIGHUP). Empty
     // when there is no --config file. False and `err` ("FILE:LINE: ...") when it is invalid.
     std::function<bool(DaemonOptions& out, std::string& err)> reload;

@@ -6,3 +6,7 @@
 add_test(NAME snoop_vlan
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/netns/snoop_vlan_test.py $<TARGET_FILE:regrelay> vlans)
 set_tests_properties(snoop_vlan PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77 LABELS netns)
+add_test(NAME snoop_vlan_shared
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/netns/snoop_vlan_test.py $<TARGET_FILE:regrelay>
+                 vlans_shared)
+set_tests_properties(snoop_vlan_shared PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77 LABELS netns)

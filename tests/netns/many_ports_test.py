@@ -217,7 +217,7 @@ def relay_group(c, lab, binary):
 
 # --- snoop: every port of a bridge ------------------------------------------------------------------
 
-def snoop_group(c, lab, binary):
+def snoop_group(c, lab, binary, extra=()):
     sw, cl, rtr = lab.netns("sw"), lab.netns("cl"), lab.netns("rtr")
     ports = [f"p{i}" for i in range(N_SNOOP)]
     veths(lab, sw, cl, [(p, f"q{i}") for i, p in enumerate(ports)])
@@ -230,11 +230,13 @@ def snoop_group(c, lab, binary):
     router.setsockopt(socket.IPPROTO_IPV6, IPV6_JOIN_GROUP, lib.a6(MCAST) + down_ifindex.to_bytes(4, sys.byteorder))
 
     proc = sw.spawn([binary, "snoop", "--bridge", br, "--uplink", up, "--install-filters",
-                     "--rate-limit-port", "0", "--rate-limit-mac", "0"], name="snoop")
+                     "--rate-limit-port", "0", "--rate-limit-mac", "0", *extra], name="snoop")
     for p in ports:
         proc.wait_log(rf"interface {p}: up \(ifindex \d+\), capturing", timeout=30)
     proc.wait_log(r"installed nftables table bridge regrelay_snoop", timeout=10)
     log = proc.log()
+    if "shared" in extra:
+        c.eq(log.count("one shared TPACKET_V3 socket for every port"), 1, "one shared capture socket, opened once")
     c.eq(len(re.findall(r"port p\d+: on bridge br0, added as client port", log)), N_SNOOP,
          f"{N_SNOOP} bridge ports taken as client ports at start, each logged once")
     c.check("port up0: on bridge" not in log, "the uplink is not a client port")
@@ -307,7 +309,9 @@ def snoop_group(c, lab, binary):
     c.check("regrelay_snoop" not in sw.exec("nft", "list", "tables").stdout, "the nftables table is removed on exit")
 
 
-GROUPS = {"relay": relay_group, "snoop": snoop_group}
+GROUPS = {"relay": relay_group, "snoop": snoop_group,
+          # The same with one shared TPACKET_V3 socket for the 48 ports (--capture shared).
+          "snoop_shared": lambda c, lab, binary: snoop_group(c, lab, binary, ["--capture", "shared"])}
 
 if __name__ == "__main__":
-    sys.exit(lib.run_groups("many", GROUPS, 150, needs=lambda g: [("nft", "nftables")] if g == "snoop" else []))
+    sys.exit(lib.run_groups("many", GROUPS, 150, needs=lambda g: [("nft", "nftables")] if g.startswith("snoop") else []))

@@ -76,7 +76,7 @@ class Client:
         return f"{self.port}/VLAN {self.vlan}"
 
 
-def group_vlans(c, lab, binary):
+def group_vlans(c, lab, binary, extra=()):
     sw = lab.netns("sw")
     rsp = lab.netns("rsp")
     trk = lab.netns("trk")
@@ -108,7 +108,7 @@ def group_vlans(c, lab, binary):
     senders["tk"] = trk.packet_socket("eth0")
 
     argv = [binary, "snoop", "--uplink", "upl", "--port-vlan", "upl=10,20,30", "--port-vlan", "tk=10,20,30",
-            "--install-filters", "--log-level", "debug", "--rate-limit-mac", "0"]
+            "--install-filters", "--log-level", "debug", "--rate-limit-mac", "0", *extra]
     for p, vlan in ACCESS.items():
         argv += ["--client-port", p, "--port-vlan", f"{p}={vlan}"]
     argv += ["--client-port", "tk"]
@@ -118,6 +118,8 @@ def group_vlans(c, lab, binary):
     for p in list(ACCESS) + ["tk", "upl"]:
         snoop.wait_log(r"snooping (client|uplink) port " + p + r" ")
     c.check(("regrelay_snoop" in sw.exec("nft", "list", "tables").stdout), "the nftables table is installed")
+    if "shared" in extra:
+        c.check("one shared TPACKET_V3 socket for every port" in snoop.log(), "--capture shared: one shared socket")
 
     # Every client's Solicit; the responder answers each Relay-forward in its own VLAN.
     for cl in clients:
@@ -233,7 +235,10 @@ def group_vlans(c, lab, binary):
     c.check("regrelay_snoop" not in sw.exec("nft", "list", "tables").stdout, "the table is removed at exit")
 
 
-GROUPS = {"vlans": (group_vlans, 50)}
+GROUPS = {"vlans": (group_vlans, 50),
+          # The same with one shared TPACKET_V3 socket: the outer tag comes from the packet's
+          # metadata and must be put back (--capture shared).
+          "vlans_shared": (lambda c, lab, binary: group_vlans(c, lab, binary, ["--capture", "shared"]), 50)}
 
 
 def main():
