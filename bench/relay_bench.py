@@ -568,11 +568,33 @@ def main() -> int:
         print(report)
         if out_md:
             with open(out_md, "w") as f:
-                f.write(report)
+                f.write(merge_sections(report, out_md))
             log(f"relay_bench: written to {os.path.relpath(out_md, ROOT)}")
     finally:
         lab.cleanup()
     return 0
+
+
+def sections(text: str) -> list[tuple[str, str]]:
+    """The "## " sections of a markdown text as (heading line, whole section), in order."""
+    out = []
+    for chunk in ("\n" + text).split("\n## ")[1:]:
+        out.append(("## " + chunk.split("\n", 1)[0], "## " + chunk.rstrip("\n")))
+    return out
+
+
+def merge_sections(report: str, path: str) -> str:
+    """The report, followed by the sections of the existing results file that it does not write
+    (the snoop, capture and registrar benchmarks' sections, hand-written notes), so a run of this
+    benchmark replaces only its own tables."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        return report
+    mine = {h for h, _ in sections(report)}
+    kept = [body for h, body in sections(old) if h not in mine]
+    return report.rstrip("\n") + ("\n\n" + "\n\n".join(kept) if kept else "") + "\n"
 
 
 def summarise_fixed(ts: list[dict]) -> dict:
