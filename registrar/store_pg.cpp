@@ -19,6 +19,7 @@
 //   migration once.
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <thread>
@@ -293,16 +294,7 @@ public:
             Binding b;
             b.address = r.addr(i, 0);
             b.duid = r.blob(i, 1);
-            b.mac = r.mac(i, 2);
-            b.interface_id = r.blob(i, 3);
-            b.remote_id = r.blob(i, 4);
-            b.link_address = r.addr(i, 5);
-            b.link = r.text(i, 6);
-            b.relay_chain = r.text(i, 7);
-            b.preferred = uint32_t(r.i64(i, 8));
-            b.valid = uint32_t(r.i64(i, 9));
-            b.xid = uint32_t(r.i64(i, 10));
-            b.first_seen = r.i64(i, 11);
+            read_shared(r, i, 2, b);
             b.last_seen = r.i64(i, 12);
             b.expires = r.expires(i, 13);
             b.fqdn = r.text(i, 14);
@@ -360,16 +352,7 @@ public:
             b.address = r.addr(i, 3);
             b.duid = r.blob(i, 4);
             h.previous_duid = r.blob(i, 5);
-            b.mac = r.mac(i, 6);
-            b.interface_id = r.blob(i, 7);
-            b.remote_id = r.blob(i, 8);
-            b.link_address = r.addr(i, 9);
-            b.link = r.text(i, 10);
-            b.relay_chain = r.text(i, 11);
-            b.preferred = uint32_t(r.i64(i, 12));
-            b.valid = uint32_t(r.i64(i, 13));
-            b.xid = uint32_t(r.i64(i, 14));
-            b.first_seen = r.i64(i, 15);
+            read_shared(r, i, 6, b);
             b.last_seen = h.time;
             b.expires = r.expires(i, 16);
             b.fqdn = r.text(i, 17);
@@ -495,6 +478,31 @@ private:
         return true;
     }
 
+    // The columns bindings and history share, mac to first_seen in table order.
+    static void shared_params(const Binding& b, Params& p) {
+        b.mac ? p.bytes(b.mac->b) : p.null();
+        p.bytes_or_null(b.interface_id);
+        p.bytes_or_null(b.remote_id);
+        b.link_address.is_unspecified() ? p.null() : p.bytes(b.link_address.b);
+        p.text_or_null(b.link);
+        p.text(b.relay_chain.empty() ? std::string_view("[]") : std::string_view(b.relay_chain));
+        p.i64(b.preferred);
+        p.i64(b.valid);
+        p.i64(b.xid);
+        p.i64(b.first_seen);
+    }
+    static void read_shared(const Result& r, int i, int at, Binding& b) {
+        b.mac = r.mac(i, at);
+        b.interface_id = r.blob(i, at + 1);
+        b.remote_id = r.blob(i, at + 2);
+        b.link_address = r.addr(i, at + 3);
+        b.link = r.text(i, at + 4);
+        b.relay_chain = r.text(i, at + 5);
+        b.preferred = uint32_t(r.i64(i, at + 6));
+        b.valid = uint32_t(r.i64(i, at + 7));
+        b.xid = uint32_t(r.i64(i, at + 8));
+        b.first_seen = r.i64(i, at + 9);
+    }
     static void history_params(const Event& e, Params& p) {
         const Binding& b = e.b;
         p.i64(e.time);
@@ -502,32 +510,14 @@ private:
         p.bytes(b.address.b);
         p.bytes(b.duid);
         p.bytes_or_null(e.previous_duid);
-        b.mac ? p.bytes(b.mac->b) : p.null();
-        p.bytes_or_null(b.interface_id);
-        p.bytes_or_null(b.remote_id);
-        b.link_address.is_unspecified() ? p.null() : p.bytes(b.link_address.b);
-        p.text_or_null(b.link);
-        p.text(b.relay_chain.empty() ? std::string_view("[]") : std::string_view(b.relay_chain));
-        p.i64(b.preferred);
-        p.i64(b.valid);
-        p.i64(b.xid);
-        p.i64(b.first_seen);
+        shared_params(b, p);
         b.expires == kNever ? p.null() : p.i64(b.expires);
         p.text_or_null(b.fqdn);
     }
     static void upsert_params(const Binding& b, Params& p) {
         p.bytes(b.address.b);
         p.bytes(b.duid);
-        b.mac ? p.bytes(b.mac->b) : p.null();
-        p.bytes_or_null(b.interface_id);
-        p.bytes_or_null(b.remote_id);
-        b.link_address.is_unspecified() ? p.null() : p.bytes(b.link_address.b);
-        p.text_or_null(b.link);
-        p.text(b.relay_chain.empty() ? std::string_view("[]") : std::string_view(b.relay_chain));
-        p.i64(b.preferred);
-        p.i64(b.valid);
-        p.i64(b.xid);
-        p.i64(b.first_seen);
+        shared_params(b, p);
         p.i64(b.last_seen);
         b.expires == kNever ? p.null() : p.i64(b.expires);
         p.text_or_null(b.fqdn);
@@ -575,8 +565,18 @@ private:
             if (PQsendQueryPrepared(c_, name, p.size(), v, p.lengths(), p.formats(), 0) == 1) ++pending;
             else note(PQerrorMessage(c_), ""), broken = true;
         };
+        // The events in address order (stable: one address's events keep their order), so
+        // registrars sharing the database take the rows' locks in the same order and do not
+        // deadlock (PostgreSQL needs deadlock_timeout, 1 s, to break one). History ids follow
+        // this order within a batch; queries order by (time, id), per address unchanged.
+        std::vector<size_t> order(events.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+            return std::memcmp(events[x].b.address.b.data(), events[y].b.address.b.data(), 16) < 0;
+        });
         send_plain("BEGIN");
-        for (const Event& e : events) {
+        for (size_t idx : order) {
+            const Event& e = events[idx];
             if (!ok || broken) break;
             Params h;
             history_params(e, h);

@@ -270,16 +270,7 @@ public:
             Binding b;
             b.address = col_addr(q, 0);
             b.duid = col_blob(q, 1);
-            b.mac = col_mac(q, 2);
-            b.interface_id = col_blob(q, 3);
-            b.remote_id = col_blob(q, 4);
-            b.link_address = col_addr(q, 5);
-            b.link = col_text(q, 6);
-            b.relay_chain = col_text(q, 7);
-            b.preferred = uint32_t(sqlite3_column_int64(q, 8));
-            b.valid = uint32_t(sqlite3_column_int64(q, 9));
-            b.xid = uint32_t(sqlite3_column_int64(q, 10));
-            b.first_seen = sqlite3_column_int64(q, 11);
+            read_shared(q, 2, b);
             b.last_seen = sqlite3_column_int64(q, 12);
             b.expires = col_expires(q, 13);
             b.fqdn = col_text(q, 14);
@@ -418,6 +409,31 @@ private:
             return fail(err, "prepare");
         return true;
     }
+    // The columns bindings and history share, mac to first_seen in table order, from `at` on.
+    static void bind_shared(Stmt& s, int at, const Binding& b) {
+        if (b.mac) s.blob_always(at, b.mac->b);
+        s.blob(at + 1, b.interface_id);
+        s.blob(at + 2, b.remote_id);
+        if (!b.link_address.is_unspecified()) s.blob_always(at + 3, b.link_address.b);
+        s.text(at + 4, b.link);
+        s.text_always(at + 5, b.relay_chain.empty() ? std::string_view("[]") : std::string_view(b.relay_chain));
+        s.i64(at + 6, b.preferred);
+        s.i64(at + 7, b.valid);
+        s.i64(at + 8, b.xid);
+        s.i64(at + 9, b.first_seen);
+    }
+    static void read_shared(sqlite3_stmt* q, int at, Binding& b) {
+        b.mac = col_mac(q, at);
+        b.interface_id = col_blob(q, at + 1);
+        b.remote_id = col_blob(q, at + 2);
+        b.link_address = col_addr(q, at + 3);
+        b.link = col_text(q, at + 4);
+        b.relay_chain = col_text(q, at + 5);
+        b.preferred = uint32_t(sqlite3_column_int64(q, at + 6));
+        b.valid = uint32_t(sqlite3_column_int64(q, at + 7));
+        b.xid = uint32_t(sqlite3_column_int64(q, at + 8));
+        b.first_seen = sqlite3_column_int64(q, at + 9);
+    }
     bool insert_history(const Event& e, std::string& err) {
         Stmt& s = ins_history_;
         const Binding& b = e.b;
@@ -427,16 +443,7 @@ private:
         s.blob_always(3, b.address.b);
         s.blob_always(4, b.duid);
         s.blob(5, e.previous_duid);
-        if (b.mac) s.blob_always(6, b.mac->b);
-        s.blob(7, b.interface_id);
-        s.blob(8, b.remote_id);
-        if (!b.link_address.is_unspecified()) s.blob_always(9, b.link_address.b);
-        s.text(10, b.link);
-        s.text_always(11, b.relay_chain.empty() ? std::string_view("[]") : std::string_view(b.relay_chain));
-        s.i64(12, b.preferred);
-        s.i64(13, b.valid);
-        s.i64(14, b.xid);
-        s.i64(15, b.first_seen);
+        bind_shared(s, 6, b);
         if (b.expires != kNever) s.i64(16, b.expires);
         s.text(17, b.fqdn);
         return sqlite3_step(s.get()) == SQLITE_DONE || fail(err, "insert history");
@@ -452,16 +459,7 @@ private:
         s.reset();
         s.blob_always(1, b.address.b);
         s.blob_always(2, b.duid);
-        if (b.mac) s.blob_always(3, b.mac->b);
-        s.blob(4, b.interface_id);
-        s.blob(5, b.remote_id);
-        if (!b.link_address.is_unspecified()) s.blob_always(6, b.link_address.b);
-        s.text(7, b.link);
-        s.text_always(8, b.relay_chain.empty() ? std::string_view("[]") : std::string_view(b.relay_chain));
-        s.i64(9, b.preferred);
-        s.i64(10, b.valid);
-        s.i64(11, b.xid);
-        s.i64(12, b.first_seen);
+        bind_shared(s, 3, b);
         s.i64(13, b.last_seen);
         if (b.expires != kNever) s.i64(14, b.expires);
         s.text(15, b.fqdn);
@@ -476,16 +474,7 @@ private:
         b.address = col_addr(q, 3);
         b.duid = col_blob(q, 4);
         r.previous_duid = col_blob(q, 5);
-        b.mac = col_mac(q, 6);
-        b.interface_id = col_blob(q, 7);
-        b.remote_id = col_blob(q, 8);
-        b.link_address = col_addr(q, 9);
-        b.link = col_text(q, 10);
-        b.relay_chain = col_text(q, 11);
-        b.preferred = uint32_t(sqlite3_column_int64(q, 12));
-        b.valid = uint32_t(sqlite3_column_int64(q, 13));
-        b.xid = uint32_t(sqlite3_column_int64(q, 14));
-        b.first_seen = sqlite3_column_int64(q, 15);
+        read_shared(q, 6, b);
         b.last_seen = r.time;
         b.expires = col_expires(q, 16);
         b.fqdn = col_text(q, 17);
