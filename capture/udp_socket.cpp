@@ -140,7 +140,9 @@ void UdpSocket::set_peers(const std::vector<std::pair<Ip6Addr, Ip6Addr>>& want, 
         int one = 1;
         setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     }
-    for (const auto& [dst, src] : want) {
+    for (const auto& w : want) {
+        const Ip6Addr& dst = w.first;  // not a structured binding: clang 14 cannot capture one
+        const Ip6Addr& src = w.second;
         if (std::any_of(next.begin(), next.end(), [&](const Peer& p) { return p.dst == dst; })) continue;
         std::string err;
         // The same peer; else one bound to the same source, connected anew.
