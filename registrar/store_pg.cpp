@@ -317,7 +317,11 @@ public:
         std::string sql = std::string("SELECT ") + kHistoryCols + " FROM history WHERE time >= $1 AND time <= $2";
         p.i64(q.since);
         p.i64(q.until);
-        auto arg = [&] { return "$" + std::to_string(p.size() + 1); };
+        auto arg = [&] {  // appended: "lit" + std::string&& is a false -Wrestrict of GCC 12 -O3
+            std::string a = "$";
+            a += std::to_string(p.size() + 1);
+            return a;
+        };
         if (q.address) {
             sql += " AND address = " + arg();
             p.bytes(q.address->b);
