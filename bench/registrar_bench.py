@@ -22,7 +22,8 @@ a bindings row. Cases:
     (built with the sqlite3 CLI): the startup time to READY (the "registrar on UDP port" line)
     and VmRSS / VmHWM after it.
 
-Environment: TRIAL (default 5 s; QUICK=1: 2 s), CASES=fixed,sustained,rss, ROWS, REGISTRAR_ARGS
+Environment: TRIAL (default 5 s; QUICK=1: 2 s), CASES=fixed,sustained,rss, ROWS, DB (a
+postgresql:// URL instead of SQLite, see below), REGISTRAR_ARGS
 (extra `regrelay registrar` options, e.g. --no-log-registrations), DBDIR (where the databases go;
 default a directory under /var/tmp: a real disk, not tmpfs, or fsync costs nothing), KEEP=1.
 Prints the results; writes nothing else.
@@ -49,6 +50,10 @@ TRIAL = float(os.environ.get("TRIAL", "2" if QUICK else "5"))
 CASES = os.environ.get("CASES", "fixed,sustained,rss").split(",")
 ROWS = int(os.environ.get("ROWS", "1000000"))
 EXTRA = os.environ.get("REGISTRAR_ARGS", "").split()
+# DB=postgresql://...: the fixed and sustained cases on that database instead of SQLite files (an
+# empty database: tests/pg/pgtmp.py -- sh -c 'DB="$REGRELAY_TEST_PG_URL" bench/registrar_bench.py');
+# the rss case builds its SQLite database with the sqlite3 module and is left out.
+DB_URL = os.environ.get("DB", "")
 GEN, REG = "2001:db8:ffff::1", "2001:db8:ffff::2"
 # Sustained means every registration answered before its client would retransmit: RFC 9686 §4.5
 # retransmits after IRT 1 s, randomised by RFC 8415 §15 to 0.9-1.1 s.
@@ -97,7 +102,7 @@ class Bench:
     def start(self, db: str, timeout: float = 120):
         self.n_started += 1
         argv = [IP, "netns", "exec", self.reg.name, "nice", "-n", NICE, TASKSET, "-c", REG_CPUS, self.regrelay,
-                "registrar", "--db", "sqlite:" + db, "--link", "bench=2001:db8:1::/64", "--history-days", "0",
+                "registrar", "--db", DB_URL or "sqlite:" + db, "--link", "bench=2001:db8:1::/64", "--history-days", "0",
                 # One relay sends everything: the flood limits per relay and per link (10,000/s by
                 # default) would cap the capacity this measures.
                 "--rate-limit-relay", "0", "--rate-limit-link", "0", *EXTRA]
@@ -234,7 +239,9 @@ def main() -> int:
                 else:
                     log("sustained: no rate >= 10,000/s had every registration answered")
                 b.stop()
-            if "rss" in CASES:
+            if "rss" in CASES and DB_URL:
+                log("rss: left out with DB= (it builds a SQLite database)")
+            elif "rss" in CASES:
                 db = os.path.join(dbdir, "rss.db")
                 for suffix in ("", "-wal", "-shm"):
                     if os.path.exists(db + suffix):
