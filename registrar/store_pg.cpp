@@ -575,8 +575,11 @@ private:
         // this order within a batch; queries order by (time, id), per address unchanged.
         std::vector<size_t> order(events.size());
         for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-        std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-            return std::memcmp(events[x].b.address.b.data(), events[y].b.address.b.data(), 16) < 0;
+        // std::sort with the index as tie-break (std::stable_sort's temporary buffer in GCC 12's
+        // libstdc++ is freed with free(): ASan reports an alloc-dealloc mismatch).
+        std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+            const int c = std::memcmp(events[x].b.address.b.data(), events[y].b.address.b.data(), 16);
+            return c < 0 || (c == 0 && x < y);
         });
         send_plain("BEGIN");
         for (size_t idx : order) {
