@@ -220,7 +220,8 @@ std::string redact(std::string_view url) {
     }
     const size_t q = u.find('?');
     if (q == std::string::npos) return u;
-    std::string out = u.substr(0, q), sep = "?";
+    std::string out = u.substr(0, q);
+    char sep = '?';  // a char, not a std::string assigned "&" (GCC 12 -O3: a false -Wrestrict)
     for (size_t i = q + 1; i <= u.size();) {
         size_t e = u.find('&', i);
         if (e == std::string::npos) e = u.size();
@@ -228,7 +229,7 @@ std::string redact(std::string_view url) {
         if (!kv.empty() && kv.rfind("password=", 0) != 0) {
             out += sep;
             out += kv;
-            sep = "&";
+            sep = '&';
         }
         i = e + 1;
     }
