@@ -70,7 +70,7 @@ def main() -> int:
             "first_seen, expires) SELECT 1700000000 + i * 86400 / " + str(ROWS) + ", 'registered', "
             + addr_sql("i % 100000") + ", decode('000100' || lpad(to_hex(i % 1000), 6, '0'), 'hex'), "
             "decode('0200' || lpad(to_hex(i % 1000), 8, '0'), 'hex'), 'bench', '[]', 3600, 7200, i, "
-            "1700000000, 1700007200 + i FROM generate_series(1, " + str(ROWS) + ") AS i; ANALYZE history", "q")
+            "1700000000, 1700007200 + i FROM generate_series(1::bigint, " + str(ROWS) + ") AS i; ANALYZE history", "q")
         fill = time.monotonic() - t0
         n = pg.psql("SELECT COUNT(*) FROM history", "q").strip()
         size = pg.psql("SELECT pg_size_pretty(pg_total_relation_size('history'))", "q").strip()
