@@ -567,8 +567,9 @@ def main() -> int:
         report = render(results, relays, cases, replay, b, elapsed, load0, os.getloadavg(), v, fixed)
         print(report)
         if out_md:
+            merged = merge_sections(report, out_md)  # reads the file: before opening it for writing
             with open(out_md, "w") as f:
-                f.write(merge_sections(report, out_md))
+                f.write(merged)
             log(f"relay_bench: written to {os.path.relpath(out_md, ROOT)}")
     finally:
         lab.cleanup()
