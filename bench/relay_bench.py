@@ -171,6 +171,9 @@ class Lab:
                               (self.rel, self.rs_if, RELAY_UP), (self.srv, self.s_if, SERVER)):
             self.ip(ns, "-6", "addr", "add", addr + "/64", "dev", ifn, "nodad")
             self.ip(ns, "link", "set", ifn, "up")
+        if os.environ.get("USO_OFF"):
+            for ns, ifn in ((self.rel, self.rs_if), (self.rel, self.rc_if)):
+                self.sh(ns, "ethtool", "-K", ifn, "tx-udp-segmentation", "off")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             tentative = any("tentative" in self.ip(ns, "-6", "addr").stdout for ns in self.ns)

@@ -178,7 +178,7 @@ void UdpSocket::set_peers(const std::vector<std::pair<Ip6Addr, Ip6Addr>>& want, 
             errs.push_back(err);
             continue;
         }
-        next.push_back(Peer{dst, src, fd});
+        next.push_back(Peer{dst, src, fd, false, {}});
     }
     for (auto& p : old) ::close(p.fd);
     peers_ = std::move(next);
@@ -313,12 +313,118 @@ size_t UdpSocket::send_batch(std::vector<Datagram>& in) {
         }
         if (idx_.empty()) continue;
         const bool main = s == peers_.size();
-        sent += send_on(main ? fd_ : peers_[s].fd, !main, in, idx_);
+        sent += main ? send_on(fd_, nullptr, in, idx_) : send_on(peers_[s].fd, &peers_[s], in, idx_);
     }
     return sent;
 }
 
-size_t UdpSocket::send_on(int fd, bool connected, std::vector<Datagram>& in, const std::vector<size_t>& idx) {
+bool UdpSocket::set_gso(const Ip6Addr& dst, bool on) {
+    for (auto& p : peers_)
+        if (p.dst == dst) {
+            if (on != p.gso) p.gso_off_reason.clear();
+            p.gso = on;
+            return true;
+        }
+    return false;
+}
+
+namespace {
+
+// A send that failed on a connected socket because of an error an earlier datagram caused (an
+// ICMPv6 unreachable sets the socket's pending error, and the next send returns it instead of
+// sending): the failing call has cleared it, so the datagrams are sent once more.
+bool pending_error(int e) {
+    return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN || e == EPROTO;
+}
+
+}  // namespace
+
+size_t UdpSocket::send_gso(Peer& peer, std::vector<Datagram>& in, const std::vector<size_t>& idx) {
+    gso_iov_.resize(idx.size());
+    size_t sent = 0;
+    bool retried = false;
+    while (sent < idx.size()) {
+        mmsghdr msgs[kBatch];
+        size_t first[kBatch + 1];  // message k carries datagrams first[k] .. first[k+1]-1 of idx
+        alignas(cmsghdr) char ctl[kBatch][CMSG_SPACE(sizeof(uint16_t))];
+        size_t n = 0, at = sent;
+        while (at < idx.size() && n < kBatch) {
+            const size_t size = in[idx[at]].data.size();
+            size_t run = 1, total = size;
+            if (size > 0 && size <= kGsoMaxSegment)
+                while (at + run < idx.size() && run < kGsoMaxSegments) {
+                    const size_t z = in[idx[at + run]].data.size();
+                    if (z == 0 || z > size || total + z > kGsoMaxBytes) break;
+                    total += z;
+                    ++run;
+                    if (z < size) break;  // a shorter datagram can only be the last segment
+                }
+            first[n] = at;
+            for (size_t k = at; k < at + run; ++k) {
+                Datagram& d = in[idx[k]];
+                d.error = 0;
+                d.gso = false;
+                gso_iov_[k] = {const_cast<uint8_t*>(d.data.data()), d.data.size()};
+            }
+            msgs[n].msg_hdr = {};
+            msgs[n].msg_hdr.msg_iov = &gso_iov_[at];
+            msgs[n].msg_hdr.msg_iovlen = run;
+            if (run > 1) {
+                cmsghdr* c = reinterpret_cast<cmsghdr*>(ctl[n]);
+                c->cmsg_level = IPPROTO_UDP;
+                c->cmsg_type = 103;  // UDP_SEGMENT (linux/udp.h)
+                c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                const uint16_t segment = uint16_t(size);
+                std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+                msgs[n].msg_hdr.msg_control = ctl[n];
+                msgs[n].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+            }
+            at += run;
+            ++n;
+        }
+        first[n] = at;
+        const int r = ::sendmmsg(peer.fd, msgs, unsigned(n), 0);
+        if (r > 0) {
+            for (size_t k = 0; k < size_t(r); ++k)
+                if (first[k + 1] - first[k] > 1)
+                    for (size_t j = first[k]; j < first[k + 1]; ++j) in[idx[j]].gso = true;
+            sent = first[size_t(r)];
+            retried = false;
+            continue;
+        }
+        const int e = errno;
+        const bool several = first[1] - first[0] > 1;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            fd_set w;
+            FD_ZERO(&w);
+            FD_SET(peer.fd, &w);
+            timeval tv{0, 100000};
+            if (::select(peer.fd + 1, nullptr, &w, nullptr, &tv) > 0) continue;
+        } else if (several && (e == EIO || e == EINVAL || e == EMSGSIZE || e == EOPNOTSUPP)) {
+            // The kernel cannot segment toward this peer (no checksum offload on the route,
+            // IPsec, an MTU below the segment): the rest goes datagram by datagram.
+            peer.gso = false;
+            peer.gso_off_reason = strerror(e);
+            std::vector<size_t> rest(idx.begin() + std::ptrdiff_t(sent), idx.end());
+            return sent + send_on(peer.fd, &peer, in, rest);
+        } else if (pending_error(e) && !retried) {
+            retried = true;
+            continue;
+        }
+        // The message that failed (all its datagrams) is skipped; the rest goes on.
+        for (size_t k = first[0]; k < first[1]; ++k) in[idx[k]].error = e;
+        last_error_ = strerror(e);
+        ++send_errors_;
+        sent = first[1];
+        retried = false;
+    }
+    return sent;
+}
+
+size_t UdpSocket::send_on(int fd, Peer* peer, std::vector<Datagram>& in, const std::vector<size_t>& idx) {
+    if (peer && peer->gso) return send_gso(*peer, in, idx);
+    const bool connected = peer != nullptr;
+    bool retried = false;
     size_t sent = 0;
     while (sent < idx.size()) {
         size_t n = std::min(kBatch, idx.size() - sent);
@@ -329,6 +435,7 @@ size_t UdpSocket::send_on(int fd, bool connected, std::vector<Datagram>& in, con
         for (size_t i = 0; i < n; ++i) {
             Datagram& d = in[idx[sent + i]];
             d.error = 0;
+            d.gso = false;
             iov[i] = {const_cast<uint8_t*>(d.data.data()), d.data.size()};
             msgs[i].msg_hdr = {};
             msgs[i].msg_hdr.msg_iov = &iov[i];
@@ -378,14 +485,20 @@ size_t UdpSocket::send_on(int fd, bool connected, std::vector<Datagram>& in, con
                 timeval tv{0, 100000};
                 if (::select(fd + 1, nullptr, &w, nullptr, &tv) > 0) continue;
             }
+            if (connected && pending_error(errno) && !retried) {
+                retried = true;
+                continue;
+            }
             // Skip the datagram that failed (e.g. no route) and go on with the rest.
             in[idx[sent]].error = errno;
             last_error_ = strerror(errno);
             ++send_errors_;
             ++sent;
+            retried = false;
             continue;
         }
         sent += size_t(r);
+        retried = false;
     }
     return sent;
 }

@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <optional>
@@ -23,6 +24,7 @@ struct Datagram {
     uint8_t hop_limit = 0; // to send: 0 = default
     Bytes data;            // received: valid until the next recv; to send: caller's buffer
     int error = 0;         // after send_batch: 0 when sent, else the errno of the failure
+    bool gso = false;      // after send_batch: sent inside a UDP GSO send of several datagrams
 };
 
 // An ICMPv6 error (or a local one) the kernel reported for a datagram we sent (IPV6_RECVERR).
@@ -88,15 +90,36 @@ public:
     struct Peer {
         Ip6Addr dst, src;
         int fd = -1;
+        bool gso = false;            // set_gso(): runs of equal-size datagrams as one UDP GSO send
+        std::string gso_off_reason;  // set when the kernel refused a GSO send and it was turned off
     };
     void set_peers(const std::vector<std::pair<Ip6Addr, Ip6Addr>>& want, std::vector<std::string>& errs);
     const std::vector<Peer>& peers() const { return peers_; }
+
+    // UDP generic segmentation offload toward a connected peer (UDP_SEGMENT, Linux 4.18): a run
+    // of consecutive datagrams of one size (the last may be shorter), up to kGsoMaxSegments and
+    // kGsoMaxBytes, each at most kGsoMaxSegment bytes (fits the IPv6 minimum MTU), goes to the
+    // kernel as one send; the kernel builds one large datagram and cuts it back into the
+    // original datagrams, in software before the interface when the interface does not do it
+    // (its tx-udp-segmentation off), else in the NIC. Each datagram leaves exactly as it would
+    // have alone (same bytes, same headers but the IPv6 flow). Only the caller knows whether
+    // the segments are cut before anything can capture them (see relay/daemon.cpp): on a
+    // virtual link whose tx-udp-segmentation is on they would reach the peer namespace, and its
+    // taps, as one datagram. A GSO send the kernel refuses with EIO or EINVAL (no checksum
+    // offload, IPsec, ...) is sent again datagram by datagram, and GSO is turned off for that
+    // peer (gso_off_reason). False when there is no such peer.
+    bool set_gso(const Ip6Addr& dst, bool on);
+    static constexpr size_t kGsoMaxSegments = 64;   // UDP_MAX_SEGMENTS of Linux 4.18-6.x
+    static constexpr size_t kGsoMaxSegment = 1232;  // 1280 - 40 (IPv6) - 8 (UDP)
+    static constexpr size_t kGsoMaxBytes = 60000;   // below the 65,535-byte IPv6 payload
 
 private:
     int open_peer(const Ip6Addr& src, std::string& err);
     bool connect_peer(int fd, const Ip6Addr& dst, std::string& err);
     bool apply_filter(int fd, std::string& err);
-    size_t send_on(int fd, bool connected, std::vector<Datagram>& in, const std::vector<size_t>& idx);
+    size_t send_on(int fd, Peer* peer, std::vector<Datagram>& in, const std::vector<size_t>& idx);
+    size_t send_gso(Peer& peer, std::vector<Datagram>& in, const std::vector<size_t>& idx);
+    std::vector<iovec> gso_iov_;     // send_gso: one iovec per datagram (reused)
     int fd_ = -1;
     uint16_t port_ = 0;
     int rcvbuf_bytes_ = 0;

@@ -34,6 +34,7 @@ struct RelayArgs {
     std::string rate_limit_mac, rate_limit_port, rate_limit_log;  // flood limits, RATE[/BURST]
     std::string metrics_listen;
     std::string log_format = "text", trail;
+    std::string udp_gso = "auto";
     size_t mac_table_size = limits::Config{}.mac_table_size;
 };
 
@@ -71,7 +72,10 @@ po::options_description relay_options(RelayArgs& a, bool replay) {
             ("user", po::value(&a.user),
              "started as root: run as USER with CAP_NET_RAW only (default regrelay, else nobody)")
             ("metrics-listen", po::value(&a.metrics_listen),
-             "ADDR:PORT: serve Prometheus metrics at GET /metrics, e.g. [::1]:9547 or 127.0.0.1:9547");
+             "ADDR:PORT: serve Prometheus metrics at GET /metrics, e.g. [::1]:9547 or 127.0.0.1:9547")
+            ("udp-gso", po::value(&a.udp_gso),
+             "auto (default), on or off: send runs of equal-size Relay-forwards to a server as one UDP GSO "
+             "send; auto only where the kernel cuts them before the interface (its tx-udp-segmentation off)");
     if (replay)
         d.add_options()
             ("in", po::value(&a.in), "input capture")
@@ -225,6 +229,10 @@ bool daemon_options(int argc, char** argv, bool first, relay::DaemonOptions& opt
             if (!obs::parse_listen(a.metrics_listen, why)) fail("metrics-listen", "'" + a.metrics_listen + "': " + why);
         }
         opt.metrics_listen = a.metrics_listen;
+        if (a.udp_gso == "auto") opt.udp_gso = capture::GsoMode::Auto;
+        else if (a.udp_gso == "on") opt.udp_gso = capture::GsoMode::On;
+        else if (a.udp_gso == "off") opt.udp_gso = capture::GsoMode::Off;
+        else fail("udp-gso", "'" + a.udp_gso + "': expected auto, on or off", a.udp_gso);
         opt.user = a.user;
         opt.log_level = a.log_level;
         opt.config_path = a.config;

@@ -14,7 +14,7 @@ PKGS=(
   # fuzzing (clang's libFuzzer and sanitizer runtimes)
   clang libclang-rt-14-dev
   # tests and tools: independent decoders, packet crafting, namespaces, filters
-  tshark tcpdump python3 python3-scapy iproute2 nftables procps
+  tshark tcpdump python3 python3-scapy iproute2 nftables procps ethtool
   # real peers (tests, benchmarks and the demo)
   kea-dhcp6-server isc-dhcp-relay isc-dhcp-client dnsmasq-base
   # the registrar: storage, DNS view, and the real servers and clients its tests use

@@ -239,6 +239,12 @@ void render(const Snapshot& s, const ProcessInfo& p, std::string& out) {
         w.family("regrelay_server_icmp_errors_total", "counter",
                  "ICMPv6 errors (and other socket errors) reported for datagrams sent to the server.");
         for (const auto& sv : s.servers) w.sample({{"server", sv.address}}, sv.icmp_errors);
+        w.family("regrelay_server_gso_sent_total", "counter",
+                 "Relay-forwards to the server sent inside UDP GSO sends (several in one send call, cut apart "
+                 "by the kernel); included in regrelay_server_sent_total.");
+        for (const auto& sv : s.servers) w.sample({{"server", sv.address}}, sv.gso_sent);
+        w.family("regrelay_server_gso", "gauge", "1 while Relay-forwards to the server may use UDP GSO (--udp-gso).");
+        for (const auto& sv : s.servers) w.sample({{"server", sv.address}}, sv.gso ? 1 : 0);
     }
     if (s.inject_errors) {
         w.family("regrelay_inject_errors_total", "counter", "Frames that could not be injected on their port.");

@@ -73,6 +73,8 @@ struct PortMetrics {
 struct ServerMetrics {
     std::string address;
     uint64_t sent = 0, send_errors = 0, icmp_errors = 0;
+    uint64_t gso_sent = 0;  // of `sent`: inside UDP GSO sends
+    bool gso = false;       // UDP GSO in use toward this server now
 };
 
 // A further family a daemon adds (the registrar's DNS view): its samples, each with one label

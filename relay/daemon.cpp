@@ -1,5 +1,6 @@
 #include "relay/daemon.h"
 
+#include <net/if.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -66,6 +67,9 @@ struct ServerStats {
     uint64_t sent = 0, failed = 0, icmp_errors = 0;
     std::string last_error;
     LogLimit send_log, icmp_log;
+    uint64_t gso_sent = 0;  // of `sent`: inside UDP GSO sends
+    bool gso = false;       // --udp-gso chose it for this server (its connected socket)
+    std::string gso_why;    // the reason last logged
 };
 
 // Per client port, besides the engine's counters.
@@ -164,6 +168,12 @@ private:
     // source selection on every send (a tenth of the relay's CPU per message, bench/README.md).
     // Refreshed by after_sync() (address changes, every resync); forgotten after a failed send.
     std::vector<std::pair<Ip6Addr, Ip6Addr>> upstream_src_;
+    // --udp-gso: chosen per server's connected socket at each sync (capture/offload.h);
+    // check_gso() notices a peer the kernel made turn it off.
+    bool gso_wanted_ = false;  // some peer has GSO on
+    void choose_gso();
+    void check_gso();
+    uint64_t go_gso(size_t out_index) const { return out_[out_index].gso ? 1 : 0; }
     Ip6Addr upstream_source(const Ip6Addr& dst) const {
         for (const auto& [d, src] : upstream_src_)
             if (d == dst) return src;
@@ -192,7 +202,7 @@ void RelayDaemon::rebuild_servers() {
     for (const auto& d : dsts) {
         auto it = std::find_if(servers_.begin(), servers_.end(), [&](const ServerStats& s) { return s.addr == d; });
         if (it != servers_.end()) next.push_back(std::move(*it));
-        else next.push_back(ServerStats{d, 0, 0, 0, {}, {}, {}});
+        else next.push_back(ServerStats{d, 0, 0, 0, {}, {}, {}, 0, false, {}});
     }
     servers_ = std::move(next);
 }
@@ -200,7 +210,7 @@ void RelayDaemon::rebuild_servers() {
 ServerStats& RelayDaemon::server_stats(const Ip6Addr& a) {
     for (auto& s : servers_)
         if (s.addr == a) return s;
-    servers_.push_back(ServerStats{a, 0, 0, 0, {}, {}, {}});
+    servers_.push_back(ServerStats{a, 0, 0, 0, {}, {}, {}, 0, false, {}});
     return servers_.back();
 }
 
@@ -346,7 +356,54 @@ void RelayDaemon::after_sync() {
     sock_.set_peers(peers, perrs);
     for (const auto& e : perrs)  // after the privilege drop port 547 cannot be bound again
         spdlog::debug("server socket: no connected socket ({}): sending through the main socket", e);
+    choose_gso();
     rebuild_recorder();
+}
+
+void RelayDaemon::choose_gso() {
+    gso_wanted_ = false;
+    for (ServerStats& st : servers_) {
+        const auto& peers = sock_.peers();
+        const bool connected =
+            std::any_of(peers.begin(), peers.end(), [&](const capture::UdpSocket::Peer& p) { return p.dst == st.addr; });
+        capture::GsoChoice c;
+        if (!connected) {
+            c.why = st.addr.is_multicast() ? "multicast" : "no connected socket";
+        } else {
+            std::string err, name;
+            std::optional<capture::Offloads> f;
+            if (auto oif = capture::route_interface(st.addr, err)) {
+                char buf[IF_NAMESIZE] = {};
+                if (::if_indextoname(*oif, buf)) name = buf;
+                if (!name.empty()) f = capture::read_offloads(name, err);
+            }
+            c = capture::choose_gso(opt_.udp_gso, name, f);
+            if (!f && opt_.udp_gso == capture::GsoMode::Auto && !err.empty()) c.why += " (" + err + ")";
+            sock_.set_gso(st.addr, c.on);
+        }
+        gso_wanted_ |= c.on;
+        if (c.on != st.gso || (connected && c.why != st.gso_why))
+            obs::log_event(spdlog::level::info, "udp_gso",
+                               {{"server", st.addr.str()}, {"gso", c.on ? "on" : "off"}, {"reason", c.why}},
+                           fmt::format("server {}: UDP GSO {}: {}", st.addr.str(), c.on ? "on" : "off", c.why));
+        st.gso = c.on;
+        st.gso_why = c.why;
+    }
+}
+
+void RelayDaemon::check_gso() {
+    gso_wanted_ = false;
+    for (const auto& p : sock_.peers()) {
+        gso_wanted_ |= p.gso;
+        if (p.gso || p.gso_off_reason.empty()) continue;
+        ServerStats& st = server_stats(p.dst);
+        if (!st.gso) continue;
+        st.gso = false;
+        st.gso_why = "the kernel refused a GSO send: " + p.gso_off_reason;
+        obs::log_event(spdlog::level::warn, "udp_gso", {{"server", st.addr.str()}, {"gso", "off"}, {"reason", st.gso_why}},
+                       fmt::format("server {}: UDP GSO off: {}; datagram by datagram until the next resync",
+                                   st.addr.str(), st.gso_why));
+    }
 }
 
 std::vector<std::string> RelayDaemon::wanted_ports(const std::vector<capture::Interface>& all) const {
@@ -467,7 +524,11 @@ void RelayDaemon::flush_sends(size_t used) {
                 go_at_.push_back(i);
             }
         sock_.send_batch(go_);
-        for (size_t i = 0; i < go_.size(); ++i) out_[go_at_[i]].error = go_[i].error;
+        for (size_t i = 0; i < go_.size(); ++i) {
+            out_[go_at_[i]].error = go_[i].error;
+            out_[go_at_[i]].gso = go_[i].gso;
+        }
+        if (gso_wanted_) check_gso();
     }
     for (size_t ai = 0; ai < used; ++ai) {
         Actions& a = acts_[ai];
@@ -483,6 +544,7 @@ void RelayDaemon::flush_sends(size_t used) {
                     ServerStats& st = server_stats(s.dst);
                     if (e == 0) {
                         ++st.sent;
+                        st.gso_sent += go_gso(base + k);
                     } else {
                         ++st.failed;
                         // The cached source may be gone: the kernel chooses until the next sync.
@@ -617,6 +679,7 @@ std::string RelayDaemon::report() const {
     for (const auto& s : servers_)
         r += "server " + s.addr.str() + " sent " + std::to_string(s.sent) + " send-errors " + std::to_string(s.failed) +
              " icmp-errors " + std::to_string(s.icmp_errors) +
+             (s.gso || s.gso_sent ? " gso-sent " + std::to_string(s.gso_sent) + (s.gso ? " (gso on)" : "") : std::string()) +
              (s.last_error.empty() ? std::string() : " (last: " + s.last_error + ")") + "\n";
     for (size_t i = 0; i < io_.size() && i < tracker_.ports().size(); ++i)
         if (io_[i].send_errors)
@@ -671,7 +734,8 @@ void RelayDaemon::publish_metrics() {
     }
     s.servers.resize(servers_.size());
     for (size_t i = 0; i < servers_.size(); ++i)
-        s.servers[i] = {servers_[i].addr.str(), servers_[i].sent, servers_[i].failed, servers_[i].icmp_errors};
+        s.servers[i] = {servers_[i].addr.str(), servers_[i].sent,     servers_[i].failed,
+                        servers_[i].icmp_errors, servers_[i].gso_sent, servers_[i].gso};
     s.write_errors = record_errors_ + (rec_ ? rec_->errors() : 0);
     s.mac_table_capacity = engine_->flood_guard().mac_table().capacity();
     s.mac_table_evictions = engine_->flood_guard().mac_table().evictions();

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "capture/offload.h"
 #include "relay/engine.h"
 
 namespace regrelay::relay {
@@ -33,6 +34,7 @@ struct DaemonOptions {
     std::string user;                    // --user (empty: regrelay, else nobody)
     std::string log_level = "info";
     std::string metrics_listen;          // --metrics-listen ADDR:PORT (checked); empty: no /metrics
+    capture::GsoMode udp_gso = capture::GsoMode::Auto;  // --udp-gso (capture/offload.h)
     // Rebuilds the options from the command line and the configuration file (SIGHUP). Empty
     // when there is no --config file. False and `err` ("FILE:LINE: ...") when it is invalid.
     std::function<bool(DaemonOptions& out, std::string& err)> reload;

@@ -22,6 +22,12 @@ GROUP is one of:
   senderrors  a server without a route and one whose port 547 is closed: the failure is logged once
            (rate-limited) naming the server and errno, counted per server (send-errors, icmp-errors for
            the ICMPv6 port unreachable), and no debug line claims a Relay-forward went there
+  gso      UDP GSO (--udp-gso): with the uplink's tx-udp-segmentation off, auto turns it on and
+           bursts of Solicits from 300 distinct clients reach the server in order, byte for byte, as
+           one ordinary frame per Relay-forward on both the relay's uplink and the server's veth,
+           with gso-sent > 0 in the report; with it on (a veth's default) auto leaves GSO off; --udp-gso
+           on there shows why (the server's veth sees fewer, larger frames); a kernel that refuses the
+           GSO send (no transmit checksum offload) turns it off with one warning, losing nothing
   nostate  100,000 distinct clients (MACs, link-locals; bursts of 200 frames at 8,000/s) through the
            relay: RSS stays within 1 MiB of RSS after a 10,000-client warm-up (no per-client state),
            and >= 99% of the clients reach the server
@@ -62,7 +68,8 @@ Checks = lib.Checks
 class Topology:
     """The three namespaces, the server's socket and the running relay."""
 
-    def __init__(self, lab, binary, log_level="debug", write=True, server_rcvbuf=0, extra=(), srv_addrs=()):
+    def __init__(self, lab, binary, log_level="debug", write=True, server_rcvbuf=0, extra=(), srv_addrs=(),
+                 uplink_features=()):
         self.lab = lab
         self.cli, self.rel, self.srv = lab.netns("cli"), lab.netns("rel"), lab.netns("srv")
         self.c_if, self.rc_if = lab.veth(self.cli, self.rel)
@@ -85,12 +92,23 @@ class Topology:
         # ICMPv6 port unreachable.
         self.server = self.srv.udp(SERVER if srv_addrs else "::", lib.PORT_SERVER, rcvbuf=server_rcvbuf)
         self.pcap = lab.path("relay.pcap") if write else None
-        argv = [binary, "relay", "--client-iface", self.rc_if, "--server", SERVER, "--log-level", log_level]
-        if write:
+        self.binary, self.log_level = binary, log_level
+        if uplink_features:
+            self.uplink_features(*uplink_features)
+        self.start(extra)
+
+    def start(self, extra=()):
+        argv = [self.binary, "relay", "--client-iface", self.rc_if, "--server", SERVER, "--log-level", self.log_level]
+        if self.pcap:
             argv += ["--write", self.pcap]
         argv += list(extra)
-        self.relay = self.rel.spawn(argv, name="relay")
+        self.starts = getattr(self, "starts", 0) + 1
+        self.relay = self.rel.spawn(argv, name="relay" if self.starts == 1 else f"relay-{self.starts}")
         self.relay.wait_log(r"relaying from " + re.escape(self.rc_if))
+
+    def uplink_features(self, *features):
+        """ethtool -K on the relay's uplink veth, e.g. ("tx-udp-segmentation", "off")."""
+        self.rel.exec("ethtool", "-K", self.ru_if, *features)
 
     # Client-side sockets: multicasts go out of the client veth.
     def client_socket(self, addr, port):
@@ -477,6 +495,144 @@ def group_nostate(c, lab, binary, total=100_000, warmup=10_000, rate=8000):
                 m.group(0))
 
 
+def group_gso(c, lab, binary, clients=300, bursts=3):
+    """UDP GSO toward the server: on only where the kernel cuts the datagrams before the
+    interface, and then invisible on the wire and to captures."""
+    t = Topology(lab, binary, log_level="info", write=False, server_rcvbuf=8 << 20,
+                 uplink_features=("tx-udp-segmentation", "off"))
+    ps = t.cli.packet_socket(t.c_if)
+    dst_mac = lib.multicast_mac(MCAST)
+    n = clients * bursts
+    eth_p_all = 0x0003
+
+    def tap(ns, ifname):
+        s = ns.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(eth_p_all))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        s.bind((ifname, 0))
+        return s
+
+    def burst(base):
+        """`bursts` bursts of `clients` Solicits, each client its own MAC (no per-MAC limit), the
+        frames as fast as one socket sends them; returns the client messages in order."""
+        msgs = []
+        for b in range(bursts):
+            frames = []
+            for i in range(clients):
+                k = base + b * clients + i
+                mac = bytes([0x02, 0x47]) + k.to_bytes(4, "big")
+                m = client_msg(SOLICIT, k & 0xFFFFFF, opt(OPT_CLIENTID, duid_ll(mac)), opt(OPT_ELAPSED, b"\x00\x00"))
+                msgs.append(m)
+                frames.append(lib.udp6_frame(mac, dst_mac, lib.eui64_link_local(mac), MCAST, 546, 547, m))
+            for f in frames:
+                ps.send(f)
+            time.sleep(0.05)
+        return msgs
+
+    def at_server(want, timeout=5.0):
+        got, deadline = [], time.monotonic() + timeout
+        while len(got) < want and time.monotonic() < deadline:
+            g = recv(t.server, 0.5)
+            if g:
+                got.append(g[0])
+        return got
+
+    def frames_to_server(sock):
+        """(UDP payloads of the IPv6/UDP frames to port 547 from RELAY_UP, the largest frame)."""
+        out, largest = [], 0
+        sock.setblocking(False)
+        while True:
+            try:
+                f = sock.recv(70000)
+            except BlockingIOError:
+                break
+            if len(f) < 62 or f[12:14] != b"\x86\xdd" or f[20] != 17 or f[22:38] != lib.a6(RELAY_UP):
+                continue
+            if int.from_bytes(f[56:58], "big") != 547:
+                continue
+            largest = max(largest, len(f))
+            plen, ulen = int.from_bytes(f[18:20], "big"), int.from_bytes(f[58:60], "big")
+            out.append((plen, ulen, f[62:62 + ulen - 8] if ulen >= 8 else b""))
+        return out, largest
+
+    def inner(data):
+        try:
+            rf = parse_relay(data)
+        except ValueError:
+            return None
+        m = find_opts(rf["options"], OPT_RELAY_MSG)
+        return m[0] if len(m) == 1 else None
+
+    def report():
+        start = len(t.relay.log())
+        t.relay.signal(signal.SIGUSR1)
+        return t.relay.wait_log(rf"(?m)^server {re.escape(SERVER)} sent (\d+) .*$", timeout=5, start=start).group(0)
+
+    # 1. The uplink does not segment UDP itself: auto turns GSO on.
+    c.check(re.search(rf"server {re.escape(SERVER)}: UDP GSO on: {re.escape(t.ru_if)} has tx-udp-segmentation off",
+                      t.relay.wait_log(r"UDP GSO (on|off)").string), "auto: GSO on, and the log line says why")
+    up_tap, srv_tap = tap(t.rel, t.ru_if), tap(t.srv, t.s_if)
+    sent = burst(0)
+    got = at_server(n)
+    c.eq(len(got), n, f"the server receives all {n} Relay-forwards")
+    c.check([inner(g) for g in got] == sent, "each carries its client's message, byte for byte, in the order sent")
+    for name, sock in (("the relay's uplink", up_tap), ("the server's veth", srv_tap)):
+        frames, largest = frames_to_server(sock)
+        c.eq(len(frames), n, f"{name}: a capture sees one frame per Relay-forward ({n})")
+        c.check(all(p == u and inner(d) is not None for p, u, d in frames),
+                f"{name}: each frame is one whole Relay-forward (IPv6 payload = UDP length)")
+        c.check(largest < 200, f"{name}: no frame larger than one Relay-forward", f"largest {largest} bytes")
+    line = report()
+    m = re.search(r"gso-sent (\d+) \(gso on\)", line)
+    c.check(m and 0 < int(m.group(1)) <= n, "the report counts Relay-forwards sent inside GSO sends", line)
+    if m:
+        print(f"measure: {m.group(1)} of {n} Relay-forwards went out inside GSO sends", flush=True)
+    c.eq(t.relay.stop(), 0, "SIGTERM: exit status 0")
+
+    # 2. A veth's default (tx-udp-segmentation on): auto leaves GSO off.
+    t.uplink_features("tx-udp-segmentation", "on")
+    t.start()
+    c.check(re.search(rf"UDP GSO off: {re.escape(t.ru_if)} has tx-udp-segmentation on", t.relay.wait_log(r"UDP GSO").string),
+            "auto on a link that segments itself: GSO off, and the log line says why")
+    srv_tap = tap(t.srv, t.s_if)
+    sent = burst(10_000)
+    got = at_server(n)
+    c.check([inner(g) for g in got] == sent, f"all {n} Relay-forwards arrive, in order")
+    frames, _ = frames_to_server(srv_tap)
+    c.eq(len(frames), n, "the server's veth sees one frame per Relay-forward")
+    line = report()
+    c.check("gso-sent" not in line, "nothing was sent inside GSO sends", line)
+    c.eq(t.relay.stop(), 0, "SIGTERM: exit status 0")
+
+    # 3. What auto avoids: forced on over that link, the datagrams cross it as large frames.
+    t.start(["--udp-gso", "on"])
+    srv_tap = tap(t.srv, t.s_if)
+    sent = burst(20_000)
+    got = at_server(n)
+    c.check([inner(g) for g in got] == sent, "--udp-gso on: the server's socket still gets every datagram, in order")
+    frames, largest = frames_to_server(srv_tap)
+    c.check(len(frames) < n and largest > 1000,
+            "--udp-gso on over a link that segments itself: the server's veth sees fewer, larger frames",
+            f"{len(frames)} frames for {n} datagrams, largest {largest} bytes")
+    c.eq(t.relay.stop(), 0, "SIGTERM: exit status 0")
+
+    # 4. No transmit checksum offload on the route: Linux before 6.11 refuses the GSO send (EIO);
+    # GSO is then turned off with one warning and the run sent datagram by datagram. Later
+    # kernels checksum the segments in software and take it.
+    t.uplink_features("tx-udp-segmentation", "off", "tx-checksum-ip-generic", "off")
+    t.start(["--udp-gso", "on"])
+    sent = burst(30_000)
+    got = at_server(n)
+    c.check([inner(g) for g in got] == sent, f"no checksum offload: all {n} Relay-forwards arrive, in order")
+    line = report()
+    warn = re.findall(r"UDP GSO off: the kernel refused a GSO send: (.*?);", t.relay.log())
+    took = re.search(r"gso-sent ([1-9]\d*) \(gso on\)", line)
+    c.check((len(warn) == 1 and "(gso on)" not in line) or (not warn and took),
+            "refused: one warning and GSO off; or taken (Linux >= 6.11) and counted", f"{warn!r} {line}")
+    print(f"measure: without checksum offload the kernel {'refused GSO: ' + warn[0] if warn else 'took GSO'}",
+          flush=True)
+    c.check(re.search(r"send-errors 0 ", line), "no send error counted", line)
+
+
 def group_senderrors(c, lab, binary):
     """Send failures are logged when they happen (once per server per interval), counted per
     server, and never claimed as sent; ICMPv6 errors from a server are counted."""
@@ -515,7 +671,7 @@ def group_senderrors(c, lab, binary):
 
 
 GROUPS = {"senderrors": (group_senderrors, 40), "forward": (group_forward, 40), "drops": (group_drops, 40), "pcap": (group_pcap, 40),
-          "nostate": (group_nostate, 55)}
+          "nostate": (group_nostate, 55), "gso": (group_gso, 50)}
 
 
 def main():

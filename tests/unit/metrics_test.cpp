@@ -103,7 +103,7 @@ obs::Snapshot small_snapshot() {
     u.drops = {1, 0};
     u.is_interface = false;
     s.ports = {p, u};
-    s.servers = {{"2001:db8:ffff::1", 2, 1, 8}};
+    s.servers = {{"2001:db8:ffff::1", 2, 1, 8, 2, true}};
     s.write_errors = 0;
     s.mac_table_capacity = 4096;
     s.mac_table_evictions = 11;
@@ -173,6 +173,13 @@ TEST(MetricsText, RendersEveryFamilyWithHelpAndType) {
         "datagrams sent to the server.\n"
         "# TYPE regrelay_server_icmp_errors_total counter\n"
         "regrelay_server_icmp_errors_total{server=\"2001:db8:ffff::1\"} 8\n"
+        "# HELP regrelay_server_gso_sent_total Relay-forwards to the server sent inside UDP GSO sends (several "
+        "in one send call, cut apart by the kernel); included in regrelay_server_sent_total.\n"
+        "# TYPE regrelay_server_gso_sent_total counter\n"
+        "regrelay_server_gso_sent_total{server=\"2001:db8:ffff::1\"} 2\n"
+        "# HELP regrelay_server_gso 1 while Relay-forwards to the server may use UDP GSO (--udp-gso).\n"
+        "# TYPE regrelay_server_gso gauge\n"
+        "regrelay_server_gso{server=\"2001:db8:ffff::1\"} 1\n"
         "# HELP regrelay_write_errors_total Frames --write could not record.\n"
         "# TYPE regrelay_write_errors_total counter\n"
         "regrelay_write_errors_total 0\n"

@@ -2,6 +2,8 @@
 // socket's port) and the exclusive bind of the main socket they must not weaken.
 #include "capture/udp_socket.h"
 
+#include "capture/offload.h"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -131,6 +134,83 @@ TEST(UdpSocketPeers, APeerThatCannotBeBoundIsLeftOut) {
     EXPECT_TRUE(s.peers().empty());
     ASSERT_EQ(errs.size(), 1u);
     EXPECT_NE(errs.front().find("bind [2001:db8::1]"), std::string::npos) << errs.front();
+}
+
+// UDP GSO toward a connected peer: runs of equal-size datagrams leave as one send each and
+// arrive as the original datagrams, in order, byte for byte (loopback cuts them at the receiving
+// socket; an interface with tx-udp-segmentation off cuts them before itself, tests/netns).
+TEST(UdpSocketGso, RunsArriveAsTheOriginalDatagramsInOrder) {
+    if (!have_loopback_v6()) GTEST_SKIP() << "no ::1";
+    const uint16_t port = free_port();
+    UdpSocket s;
+    std::string err;
+    ASSERT_TRUE(s.open(port, 4 << 20, err)) << err;
+    std::vector<std::string> errs;
+    s.set_peers({{kLoop, kLoop}}, errs);
+    ASSERT_EQ(s.peers().size(), 1u);
+    EXPECT_FALSE(s.set_gso(*Ip6Addr::parse("2001:db8::9"), true)) << "no such peer";
+    ASSERT_TRUE(s.set_gso(kLoop, true));
+    // 70 of 100 bytes (a run longer than 64 segments), one shorter (ends its run), 5 of 200,
+    // one larger than a segment may be (alone), 3 of 100, and one of 1 byte.
+    std::vector<size_t> sizes(70, 100);
+    sizes.push_back(60);
+    sizes.insert(sizes.end(), 5, 200);
+    sizes.push_back(UdpSocket::kGsoMaxSegment + 1);
+    sizes.insert(sizes.end(), 3, 100);
+    sizes.push_back(1);
+    std::vector<std::string> texts;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        std::string t(sizes[i], char('a' + i % 26));
+        const std::string num = std::to_string(i);  // distinct, in order
+        t.replace(0, std::min(t.size(), num.size()), num, 0, std::min(t.size(), num.size()));
+        texts.push_back(t);
+    }
+    std::vector<Datagram> out;
+    for (const auto& t : texts) out.push_back(to(kLoop, port, kLoop, t));
+    ASSERT_EQ(s.send_batch(out), out.size());
+    size_t in_gso = 0;
+    for (const auto& d : out) {
+        EXPECT_EQ(d.error, 0);
+        in_gso += d.gso;
+    }
+    // 64 + 7 (6 of 100 and the 60), 5, 3 + 1: every datagram but the large one.
+    EXPECT_EQ(in_gso, out.size() - 1);
+    EXPECT_FALSE(out[76].gso) << "a datagram above kGsoMaxSegment goes alone";
+    EXPECT_EQ(receive(s, texts.size()), texts);
+
+    // Turned off: datagram by datagram again.
+    ASSERT_TRUE(s.set_gso(kLoop, false));
+    out = {to(kLoop, port, kLoop, texts[0]), to(kLoop, port, kLoop, texts[1])};
+    ASSERT_EQ(s.send_batch(out), 2u);
+    EXPECT_FALSE(out[0].gso || out[1].gso);
+    EXPECT_EQ(receive(s, 2), (std::vector<std::string>{texts[0], texts[1]}));
+}
+
+TEST(UdpGsoChoice, AutoOnlyWhereTheKernelSegmentsBeforeTheInterface) {
+    const Offloads hw{true, true}, sw{false, true}, nocsum{false, false};
+    EXPECT_FALSE(choose_gso(GsoMode::Auto, "veth0", hw).on);
+    EXPECT_NE(choose_gso(GsoMode::Auto, "veth0", hw).why.find("tx-udp-segmentation on"), std::string::npos);
+    EXPECT_TRUE(choose_gso(GsoMode::Auto, "eth0", sw).on);
+    EXPECT_FALSE(choose_gso(GsoMode::Auto, "eth0", nocsum).on);
+    EXPECT_FALSE(choose_gso(GsoMode::Auto, "eth0", std::nullopt).on) << "features unknown: off";
+    EXPECT_TRUE(choose_gso(GsoMode::On, "veth0", hw).on);
+    EXPECT_TRUE(choose_gso(GsoMode::On, "", std::nullopt).on);
+    EXPECT_FALSE(choose_gso(GsoMode::Off, "eth0", sw).on);
+}
+
+TEST(UdpGsoChoice, ReadsLoopbackFeaturesAndRoute) {
+    std::string err;
+    // Loopback segments UDP itself (it hands the large datagram to the receiving socket).
+    auto f = read_offloads("lo", err);
+    ASSERT_TRUE(f) << err;
+    EXPECT_TRUE(f->udp_segmentation);
+    EXPECT_FALSE(choose_gso(GsoMode::Auto, "lo", f).on);
+    EXPECT_FALSE(read_offloads("no-such-if0", err));
+    EXPECT_FALSE(err.empty());
+    if (!have_loopback_v6()) GTEST_SKIP() << "no ::1";
+    auto oif = route_interface(kLoop, err);
+    ASSERT_TRUE(oif) << err;
+    EXPECT_EQ(*oif, 1u) << "::1 is routed out of lo";
 }
 
 }  // namespace
