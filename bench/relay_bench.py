@@ -70,6 +70,9 @@ RELAY_CPU, GEN_CPU = "0", "1"
 # session): on a machine busy with other work they still get their cores, so the figures measure
 # the relays and not the neighbours. NICE=0 turns this off.
 NICE = os.environ.get("NICE", "-20")
+# The relay's uplink veth: tx-udp-segmentation off (default, as a NIC without UDP segmentation
+# offload) or on (a veth's default). See Lab.up().
+UPLINK_USO = os.environ.get("UPLINK_USO", "off")
 
 CLIENT_LINK = "2001:db8:1::1"      # relay, client side: the link-address
 CLIENT_ADDR = "2001:db8:1::100"    # the client namespace's own address (reverse path)
@@ -171,9 +174,13 @@ class Lab:
                               (self.rel, self.rs_if, RELAY_UP), (self.srv, self.s_if, SERVER)):
             self.ip(ns, "-6", "addr", "add", addr + "/64", "dev", ifn, "nodad")
             self.ip(ns, "link", "set", ifn, "up")
-        if os.environ.get("USO_OFF"):
-            for ns, ifn in ((self.rel, self.rs_if), (self.rel, self.rc_if)):
-                self.sh(ns, "ethtool", "-K", ifn, "tx-udp-segmentation", "off")
+        if UPLINK_USO == "off":
+            # The relay's uplink as a NIC without UDP segmentation offload (most 1/10 GbE NICs,
+            # virtio-net without host USO): the kernel segments UDP GSO sends in software before
+            # the interface, so regrelay's --udp-gso auto uses them (docs/relay.md). A veth's
+            # default (on) hands a GSO send to the next namespace as one large datagram, and
+            # auto leaves GSO off there: UPLINK_USO=on measures that.
+            self.sh(self.rel, "ethtool", "-K", self.rs_if, "tx-udp-segmentation", "off")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             tentative = any("tentative" in self.ip(ns, "-6", "addr").stdout for ns in self.ns)

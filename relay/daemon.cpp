@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 
@@ -168,6 +169,30 @@ private:
     // source selection on every send (a tenth of the relay's CPU per message, bench/README.md).
     // Refreshed by after_sync() (address changes, every resync); forgotten after a failed send.
     std::vector<std::pair<Ip6Addr, Ip6Addr>> upstream_src_;
+    // Replies to clients: per client interface and destination /64, the source the kernel's
+    // route gives (looked up once, then set on each reply: no source selection per datagram,
+    // a tenth of the reply path's CPU). Source selection ranks a client interface's addresses
+    // by their prefix, at most /64 long, shared by every destination of one /64, so one lookup
+    // per /64 gives what the kernel would choose for each. Cleared by after_sync() (address
+    // changes, every resync) and after a failed send on the interface; bounded.
+    struct ReplySource {
+        unsigned ifindex = 0;
+        std::array<uint8_t, 8> prefix{};
+        Ip6Addr src;  // :: when the lookup failed: the kernel chooses
+    };
+    std::vector<ReplySource> reply_src_;
+    static constexpr size_t kReplySources = 256;
+    Ip6Addr reply_source(unsigned ifindex, const Ip6Addr& dst) {
+        std::array<uint8_t, 8> pfx;
+        std::memcpy(pfx.data(), dst.b.data(), 8);
+        for (const auto& r : reply_src_)
+            if (r.ifindex == ifindex && r.prefix == pfx) return r.src;
+        if (reply_src_.size() >= kReplySources) reply_src_.clear();
+        ReplySource r{ifindex, pfx, {}};
+        if (auto a = capture::route_source(dst, ifindex)) r.src = *a;
+        reply_src_.push_back(r);
+        return r.src;
+    }
     // --udp-gso: chosen per server's connected socket at each sync (capture/offload.h);
     // check_gso() notices a peer the kernel made turn it off.
     bool gso_wanted_ = false;  // some peer has GSO on
@@ -338,6 +363,7 @@ void RelayDaemon::after_sync() {
         filtered_ifindexes_ = idx;
     }
     upstream_src_.clear();
+    reply_src_.clear();
     std::vector<Ip6Addr> dsts = engine_->config().servers;
     if (dsts.empty()) dsts.push_back(kAllDhcpServers);
     for (const auto& d : dsts)
@@ -506,6 +532,7 @@ void RelayDaemon::queue_sends(size_t action, const Actions& a) {
         } else {
             d.ifindex = tracker_.ports()[size_t(s.port)].ifindex;
             if (d.ifindex == 0) d.error = ENODEV;  // the client interface is absent
+            else if (!s.dst.is_multicast()) d.local = reply_source(d.ifindex, s.dst);
         }
         out_.push_back(d);
     }
@@ -560,6 +587,8 @@ void RelayDaemon::flush_sends(size_t used) {
                                                              : ""));
                     }
                 } else if (e != 0) {
+                    const unsigned ifx = tracker_.ports()[size_t(s.port)].ifindex;
+                    std::erase_if(reply_src_, [ifx](const ReplySource& r) { return r.ifindex == ifx; });
                     PortIo& io = io_[size_t(s.port)];
                     ++io.send_errors;
                     io.last_error = errno_text(e);
