@@ -26,6 +26,7 @@ to one core, median of REPS runs.
 
 Environment: QUICK=1 (1 repetition, 1 s trials), REPS, TRIAL, RELAYS=regrelay,dhcrelay,dnsmasq,
 CASES=fixed,solicit-1,inform-1,solicit-100k,inform-100k,reverse,replay, FIXED_RATES, FIXED_CASES, REPLAY_FRAMES, NICE (default -20),
+UPLINK_USO=off|on (the relay's uplink veth's tx-udp-segmentation; default off),
 REGRELAY_ARGS (extra `regrelay relay` options, for experiments), REGRELAY_BASELINE=PATH (another
 regrelay binary, e.g. a build of the tree before a change, measured side by side as
 "regrelay-baseline"),
@@ -798,6 +799,12 @@ def render(results, relays, cases, replay, b: Bench, elapsed, load0, load1, v: d
         "relay sends (to the sink's socket) on the relay's core, inside its send calls. This is the "
         f"same for every relay. Bench processes run at nice {NICE}, each in its own session whose "
         "autogroup gets that nice too, so that other work on the machine does not take their cores.",
+        "",
+        f"The relay's uplink veth (rs<r>) has tx-udp-segmentation {UPLINK_USO} (`UPLINK_USO`). Off, it "
+        "stands for a NIC without UDP segmentation offload: the kernel cuts a UDP GSO send into its "
+        "datagrams before the interface, so `regrelay relay --udp-gso auto` sends runs of Relay-forwards "
+        "to the server that way (docs/relay.md); on (a veth's default) auto leaves GSO off. The other "
+        "relays send datagram by datagram either way.",
         "",
     ]
     return "\n".join(lines)

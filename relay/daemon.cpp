@@ -71,6 +71,7 @@ struct ServerStats {
     uint64_t gso_sent = 0;  // of `sent`: inside UDP GSO sends
     bool gso = false;       // --udp-gso chose it for this server (its connected socket)
     std::string gso_why;    // the reason last logged
+    std::string gso_refused_if;  // the kernel refused GSO out of this interface: off while the route uses it
 };
 
 // Per client port, besides the engine's counters.
@@ -227,7 +228,7 @@ void RelayDaemon::rebuild_servers() {
     for (const auto& d : dsts) {
         auto it = std::find_if(servers_.begin(), servers_.end(), [&](const ServerStats& s) { return s.addr == d; });
         if (it != servers_.end()) next.push_back(std::move(*it));
-        else next.push_back(ServerStats{d, 0, 0, 0, {}, {}, {}, 0, false, {}});
+        else next.push_back(ServerStats{d, 0, 0, 0, {}, {}, {}, 0, false, {}, {}});
     }
     servers_ = std::move(next);
 }
@@ -235,7 +236,7 @@ void RelayDaemon::rebuild_servers() {
 ServerStats& RelayDaemon::server_stats(const Ip6Addr& a) {
     for (auto& s : servers_)
         if (s.addr == a) return s;
-    servers_.push_back(ServerStats{a, 0, 0, 0, {}, {}, {}, 0, false, {}});
+    servers_.push_back(ServerStats{a, 0, 0, 0, {}, {}, {}, 0, false, {}, {}});
     return servers_.back();
 }
 
@@ -405,6 +406,12 @@ void RelayDaemon::choose_gso() {
             }
             c = capture::choose_gso(opt_.udp_gso, name, f);
             if (!f && opt_.udp_gso == capture::GsoMode::Auto && !err.empty()) c.why += " (" + err + ")";
+            if (c.on && !st.gso_refused_if.empty() && st.gso_refused_if == name) {
+                c.on = false;  // refused out of this interface before: not again every resync
+                c.why = st.gso_why;
+            } else if (st.gso_refused_if != name) {
+                st.gso_refused_if.clear();
+            }
             sock_.set_gso(st.addr, c.on);
         }
         gso_wanted_ |= c.on;
@@ -426,8 +433,11 @@ void RelayDaemon::check_gso() {
         if (!st.gso) continue;
         st.gso = false;
         st.gso_why = "the kernel refused a GSO send: " + p.gso_off_reason;
+        std::string err;
+        char buf[IF_NAMESIZE] = {};
+        if (auto oif = capture::route_interface(st.addr, err); oif && ::if_indextoname(*oif, buf)) st.gso_refused_if = buf;
         obs::log_event(spdlog::level::warn, "udp_gso", {{"server", st.addr.str()}, {"gso", "off"}, {"reason", st.gso_why}},
-                       fmt::format("server {}: UDP GSO off: {}; datagram by datagram until the next resync",
+                       fmt::format("server {}: UDP GSO off: {}; datagram by datagram while the route leaves by this interface",
                                    st.addr.str(), st.gso_why));
     }
 }
