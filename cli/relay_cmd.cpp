@@ -35,6 +35,7 @@ struct RelayArgs {
     std::string metrics_listen;
     std::string log_format = "text", trail;
     std::string udp_gso = "auto";
+    std::string capture_mode = "per-interface";
     size_t mac_table_size = limits::Config{}.mac_table_size;
 };
 
@@ -73,6 +74,9 @@ po::options_description relay_options(RelayArgs& a, bool replay) {
              "started as root: run as USER with CAP_NET_RAW only (default regrelay, else nobody)")
             ("metrics-listen", po::value(&a.metrics_listen),
              "ADDR:PORT: serve Prometheus metrics at GET /metrics, e.g. [::1]:9547 or 127.0.0.1:9547")
+            ("capture", po::value(&a.capture_mode),
+             "per-interface (default): a libpcap capture per client interface; shared: one TPACKET_V3 socket "
+             "for all (less CPU and memory with many interfaces, up to one ring block timeout more latency)")
             ("udp-gso", po::value(&a.udp_gso),
              "auto (default), on or off: send runs of equal-size Relay-forwards to a server as one UDP GSO "
              "send; auto only where the kernel cuts them before the interface (its tx-udp-segmentation off)");
@@ -233,6 +237,9 @@ bool daemon_options(int argc, char** argv, bool first, relay::DaemonOptions& opt
         else if (a.udp_gso == "on") opt.udp_gso = capture::GsoMode::On;
         else if (a.udp_gso == "off") opt.udp_gso = capture::GsoMode::Off;
         else fail("udp-gso", "'" + a.udp_gso + "': expected auto, on or off", a.udp_gso);
+        if (a.capture_mode != "per-interface" && a.capture_mode != "shared")
+            fail("capture", "'" + a.capture_mode + "': expected per-interface or shared", a.capture_mode);
+        opt.shared_capture = a.capture_mode == "shared";
         opt.user = a.user;
         opt.log_level = a.log_level;
         opt.config_path = a.config;

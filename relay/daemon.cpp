@@ -18,6 +18,7 @@
 #include "capture/notify.h"
 #include "capture/packet_io.h"
 #include "capture/privileges.h"
+#include "capture/shared_capture.h"
 #include "capture/udp_socket.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -125,6 +126,17 @@ private:
 
     // Packets.
     size_t serve_port(size_t i);
+    // --capture shared: the frames of every client interface from the one socket, up to `max`.
+    size_t serve_shared(size_t max);
+    std::unique_ptr<capture::SharedCapture> shared_;  // opened with the first port
+    std::vector<std::pair<unsigned, size_t>> route_;  // shared: ifindex -> port, sorted, per wake-up
+    // The frames of one batch, copied: an action's message (the log line, the trail and --write
+    // records, all written after the batch's sends) is a view of its frame, and a capture's
+    // buffer holds one frame at a time (libpcap's pcap_next_ex on a ring copies each frame into
+    // the same buffer; the shared ring hands its blocks back). Reused: no allocation once warm.
+    std::vector<std::vector<uint8_t>> batch_frames_ = std::vector<std::vector<uint8_t>>(kBatch);
+    // One client frame into acts_[used] (serve_port, serve_shared).
+    void take_frame(size_t port, const capture::Packet& pkt, int linktype, size_t used);
     size_t serve_server();
     void queue_sends(size_t action, const Actions& a);
     void flush_sends(size_t used);
@@ -299,12 +311,25 @@ void RelayDaemon::write_trail(const Actions& a, const std::optional<uint16_t>& v
 }
 
 bool RelayDaemon::open_port(size_t idx, capture::LivePort& p, const capture::Interface& itf, std::string& err) {
-    capture::LiveOptions lo;
-    lo.filter = client_filter();
-    lo.buffer_bytes = capture::ring_bytes_per_port(engine_->config().ports.size());
-    lo.timeout_ms = 10;
-    lo.nonblocking = true;
-    p.src = capture::open_live(p.name, lo, err);
+    if (opt_.shared_capture) {
+        // One socket for every client interface, opened with the first (its filter compiled on
+        // that interface's live handle); a port's capture is its membership in it.
+        if (!shared_) {
+            capture::SharedOptions so;
+            so.filter = client_filter();
+            shared_ = capture::SharedCapture::open(p.name, so, err);
+            if (!shared_) err = "shared capture: " + err;
+            else spdlog::info("capture: one shared TPACKET_V3 socket for every client interface (--capture shared)");
+        }
+        if (shared_) p.src = shared_->membership(itf.index, p.name);
+    } else {
+        capture::LiveOptions lo;
+        lo.filter = client_filter();
+        lo.buffer_bytes = capture::ring_bytes_per_port(engine_->config().ports.size());
+        lo.timeout_ms = 10;
+        lo.nonblocking = true;
+        p.src = capture::open_live(p.name, lo, err);
+    }
     if (!p.src) {
         if (err.find("ermission") != std::string::npos || err.find("not permitted") != std::string::npos)
             err += " (capturing needs " + capture::capability_name(capture::kCapNetRaw) + ")";
@@ -649,20 +674,55 @@ size_t RelayDaemon::serve_port(size_t i) {
             }
             break;
         }
-        Actions& a = acts_[used];
-        engine_->on_client_frame(int(i), pkt.data, p.src->linktype(), a);
-        vlans_[used].reset();
-        if (trail_.is_open() && a.drop == Drop::kNone && a.msg_type == dhcp6::msg::kAddrRegInform) {
-            frame::Frame f;  // the VLAN for the trail: parsed again only for what it records
-            if (frame::parse(pkt.data, p.src->linktype(), f, false).ok() && f.n_vlans) vlans_[used] = f.vlan_id(0);
-        }
-        if (rec_) rec_->received_frame(pkt.ts, int(i), p.src->linktype(), pkt.data);
-        queue_sends(used, a);
+        batch_frames_[used].assign(pkt.data.begin(), pkt.data.end());  // see batch_frames_
+        pkt.data = {batch_frames_[used].data(), batch_frames_[used].size()};
+        take_frame(i, pkt, p.src->linktype(), used);
         ++used;
     }
     if (used) tracker_.capture_ok(i);
     flush_sends(used);
     return used;
+}
+
+void RelayDaemon::take_frame(size_t i, const capture::Packet& pkt, int linktype, size_t used) {
+    Actions& a = acts_[used];
+    engine_->on_client_frame(int(i), pkt.data, linktype, a);
+    vlans_[used].reset();
+    if (trail_.is_open() && a.drop == Drop::kNone && a.msg_type == dhcp6::msg::kAddrRegInform) {
+        frame::Frame f;  // the VLAN for the trail: parsed again only for what it records
+        if (frame::parse(pkt.data, linktype, f, false).ok() && f.n_vlans) vlans_[used] = f.vlan_id(0);
+    }
+    if (rec_) rec_->received_frame(pkt.ts, int(i), linktype, pkt.data);
+    queue_sends(used, a);
+}
+
+size_t RelayDaemon::serve_shared(size_t max) {
+    capture::SharedFrame f;
+    capture::Packet pkt;
+    size_t k = 0, used = 0;
+    for (; k < max; ++k) {
+        const capture::ReadStatus st = shared_->next(f);
+        if (st == capture::ReadStatus::kError) {
+            spdlog::error("shared capture: {}", shared_->error());
+            break;
+        }
+        if (st != capture::ReadStatus::kPacket) break;
+        auto it = std::lower_bound(route_.begin(), route_.end(), f.ifindex,
+                                   [](const auto& r, unsigned x) { return r.first < x; });
+        if (it == route_.end() || it->first != f.ifindex) continue;  // a port closed meanwhile
+        batch_frames_[used].assign(f.data.begin(), f.data.end());  // see batch_frames_
+        pkt.ts = f.ts;
+        pkt.data = {batch_frames_[used].data(), batch_frames_[used].size()};
+        pkt.wire_len = f.wire_len;
+        take_frame(it->second, pkt, shared_->linktype(), used);
+        tracker_.capture_ok(it->second);
+        if (++used == kBatch) {
+            flush_sends(used);
+            used = 0;
+        }
+    }
+    flush_sends(used);
+    return k;
 }
 
 size_t RelayDaemon::serve_server() {
@@ -713,6 +773,7 @@ std::string RelayDaemon::report() const {
         uint64_t d = 0;
         if (p.src && p.src->kernel_drops(d)) kd += " " + p.name + "=" + std::to_string(d);
     }
+    if (shared_) kd += " shared=" + std::to_string(shared_->kernel_drops());
     if (!kd.empty()) r += "capture kernel-drops" + kd + "\n";
     r += tracker_.report();
     for (const auto& s : servers_)
@@ -813,6 +874,10 @@ void RelayDaemon::reload() {
                 spdlog::warn("reload: --log-format changed to '{}': not applied, still '{}' (restart to change it)",
                              next.log_format, opt_.log_format);
             next.log_format = opt_.log_format;  // the logger is set up once
+            if (next.shared_capture != opt_.shared_capture)
+                spdlog::warn("reload: --capture changed: not applied, still {} (restart to change it)",
+                             opt_.shared_capture ? "shared" : "per-interface");
+            next.shared_capture = opt_.shared_capture;
             const bool trail_moved = next.trail_path != opt_.trail_path;
             opt_ = std::move(next);
             if (trail_moved && opt_.trail_path.empty()) trail_.close();
@@ -944,6 +1009,8 @@ int RelayDaemon::run() {
     std::vector<pollfd> pfds;
     std::vector<size_t> pfd_port;  // pfds index -> port index
     uint64_t next_resync = now_ + kResyncInterval;
+    // Shared capture: the ring's block timeout batches the client side's wake-ups already; the
+    // hold stays for the server side's.
     capture::WakeCoalescer coalescer(kHoldNs);
     uint64_t hold_until = 0;  // under load: sleep until then, then poll without blocking
     bool running = true;
@@ -954,13 +1021,23 @@ int RelayDaemon::run() {
         pfds.push_back({sfd, POLLIN, 0});
         pfds.push_back({monitor_.fd(), POLLIN, 0});
         pfds.push_back({sock_.fd(), POLLIN, 0});
+        route_.clear();
         for (size_t i = 0; i < tracker_.ports().size(); ++i)
             if (tracker_.ports()[i].open()) {
+                if (shared_) {
+                    route_.emplace_back(tracker_.ports()[i].ifindex, i);
+                    continue;
+                }
                 pfds.push_back({tracker_.ports()[i].src->selectable_fd(), POLLIN, 0});
                 pfd_port.push_back(i);
             }
         const size_t peer_base = pfds.size();  // then the server socket's connected peers
         for (const auto& pr : sock_.peers()) pfds.push_back({pr.fd, POLLIN, 0});
+        const size_t shared_at = pfds.size();  // then the shared capture, if any
+        if (shared_ && !route_.empty()) {
+            std::sort(route_.begin(), route_.end());
+            pfds.push_back({shared_->fd(), POLLIN, 0});
+        }
         int timeout = 1000;
         if (uint64_t r = tracker_.next_retry_ns(); r) {
             const uint64_t t = capture::monotonic_ns();
@@ -1012,7 +1089,7 @@ int RelayDaemon::run() {
         }
         bool server_busy = (pfds[2].revents & POLLIN) != 0;
         bool socket_errors = (pfds[2].revents & POLLERR) != 0;
-        for (size_t k = peer_base; k < pfds.size(); ++k) {
+        for (size_t k = peer_base; k < shared_at; ++k) {
             server_busy |= (pfds[k].revents & POLLIN) != 0;
             socket_errors |= (pfds[k].revents & POLLERR) != 0;
         }
@@ -1051,6 +1128,16 @@ int RelayDaemon::run() {
                 more |= busy[i];
             }
             if (!more) break;
+        }
+        if (pfds.size() > shared_at) {
+            if (pfds[shared_at].revents & (POLLERR | POLLNVAL)) {
+                int e = 0;  // read (and so cleared) lest poll() report it again at once
+                socklen_t el = sizeof e;
+                ::getsockopt(shared_->fd(), SOL_SOCKET, SO_ERROR, &e, &el);
+                spdlog::error("shared capture: the socket reported an error: {}", strerror(e));
+            } else if (pfds[shared_at].revents & POLLIN) {
+                handled += serve_shared(kBatch * kMaxRounds);  // about one block's worth
+            }
         }
         hold_until = coalescer.after_wake(now_, handled);
         if (now_ >= next_resync || (tracker_.next_retry_ns() && tracker_.next_retry_ns() <= now_)) {

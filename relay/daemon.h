@@ -35,6 +35,9 @@ struct DaemonOptions {
     std::string log_level = "info";
     std::string metrics_listen;          // --metrics-listen ADDR:PORT (checked); empty: no /metrics
     capture::GsoMode udp_gso = capture::GsoMode::Auto;  // --udp-gso (capture/offload.h)
+    // --capture shared: one TPACKET_V3 socket for every client interface instead of a libpcap
+    // capture each (capture/shared_capture.h). Set at start, not reloaded.
+    bool shared_capture = false;
     // Rebuilds the options from the command line and the configuration file (SIGHUP). Empty
     // when there is no --config file. False and `err` ("FILE:LINE: ...") when it is invalid.
     std::function<bool(DaemonOptions& out, std::string& err)> reload;

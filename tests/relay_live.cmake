@@ -2,7 +2,7 @@
 # configuration errors (tests/netns/relay_config_test.sh). The live tests create their own
 # namespaces and veth pairs (tests/netns/lib.py), only ever use 2001:db8::/32 and link-local
 # addresses, and clean up on failure; without root they exit 77 and ctest reports them skipped.
-foreach(group forward drops pcap senderrors gso)
+foreach(group forward drops pcap senderrors gso burst)
   add_test(NAME relay_live_${group}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/netns/relay_live_test.py
                    $<TARGET_FILE:regrelay> ${group})

@@ -4,6 +4,7 @@
     many_ports_test.py REGRELAY GROUP
 
 GROUP is one of:
+  relay_shared  the relay group with --capture shared (one TPACKET_V3 socket for every interface)
   relay  `regrelay relay --client-iface 'vc*' --interface-id --server 2001:db8:ffff::1` over 64 veth
          pairs (cli ns ccN -- rel ns vcN, vcN has 2001:db8:1:N::1/64). Every client sends a Solicit
          from its link-local address; the server (a UDP socket on [2001:db8:ffff::1]:547) gets 64
@@ -120,7 +121,7 @@ def counters(proc, start):
 
 # --- relay: 64 client interfaces by glob ------------------------------------------------------------
 
-def relay_group(c, lab, binary):
+def relay_group(c, lab, binary, extra=()):
     cli, rel, srv = lab.netns("cli"), lab.netns("rel"), lab.netns("srv")
     names = [f"vc{i}" for i in range(N_RELAY)]
     veths(lab, rel, cli, [(n, f"cc{i}") for i, n in enumerate(names)])
@@ -132,7 +133,7 @@ def relay_group(c, lab, binary):
     server = srv.udp(SERVER, lib.PORT_SERVER, rcvbuf=4 << 20)
 
     proc = rel.spawn([binary, "relay", "--client-iface", "vc*", "--interface-id", "--server", SERVER,
-                      "--rate-limit-port", "0", "--rate-limit-mac", "0"], name="relay")
+                      "--rate-limit-port", "0", "--rate-limit-mac", "0", *extra], name="relay")
     for n in names:
         proc.wait_log(rf"interface {n}: up \(ifindex \d+\), capturing", timeout=20)
     log = proc.log()
@@ -212,6 +213,10 @@ def relay_group(c, lab, binary):
          "an interface there throughout counts both of its Solicits (counters kept per name across changes)")
     c.eq({n: cnt.get(n) for n in new}, {n: 1 for n in new}, "each new interface counts its one Solicit")
     c.eq([n for n in gone if n in cnt], [], "the deleted interfaces are no longer reported")
+    if "shared" in extra:
+        c.eq(proc.log().count("one shared TPACKET_V3 socket for every client interface"), 1,
+             "one shared capture socket, opened once")
+        c.check(re.search(r"capture kernel-drops .*shared=0", proc.log()), "the shared socket's kernel drops: 0")
     c.eq(proc.stop(), 0, "the relay exits 0 on SIGTERM")
 
 
@@ -310,6 +315,8 @@ def snoop_group(c, lab, binary, extra=()):
 
 
 GROUPS = {"relay": relay_group, "snoop": snoop_group,
+          # The relay with one shared TPACKET_V3 socket for its 64+ client interfaces.
+          "relay_shared": lambda c, lab, binary: relay_group(c, lab, binary, ["--capture", "shared"]),
           # The same with one shared TPACKET_V3 socket for the 48 ports (--capture shared).
           "snoop_shared": lambda c, lab, binary: snoop_group(c, lab, binary, ["--capture", "shared"])}
 

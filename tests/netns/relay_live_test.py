@@ -28,6 +28,10 @@ GROUP is one of:
            with gso-sent > 0 in the report; with it on (a veth's default) auto leaves GSO off; --udp-gso
            on there shows why (the server's veth sees fewer, larger frames); a kernel that refuses the
            GSO send (no transmit checksum offload) turns it off with one warning, losing nothing
+  burst    40 ADDR-REG-INFORMs from 40 clients (own MAC, own registered address) in one burst, read
+           by the relay in batches: every info log line and every --trail record names the address
+           and DUID of the client whose MAC and xid it carries (an action's message must not be a
+           view of a capture buffer the next frame of the batch overwrites)
   nostate  100,000 distinct clients (MACs, link-locals; bursts of 200 frames at 8,000/s) through the
            relay: RSS stays within 1 MiB of RSS after a 10,000-client warm-up (no per-client state),
            and >= 99% of the clients reach the server
@@ -35,7 +39,9 @@ GROUP is one of:
 Exits 0 when every check passes, 1 otherwise, 77 (skip) when not root.
 """
 
+import json
 import os
+import pwd
 import re
 import select
 import shutil
@@ -633,6 +639,64 @@ def group_gso(c, lab, binary, clients=300, bursts=3):
     c.check(re.search(r"send-errors 0 ", line), "no send error counted", line)
 
 
+def group_burst(c, lab, binary, n=40):
+    # As /var/log/regrelay: a directory the unprivileged user the relay runs as may write.
+    user = next(u for u in ("regrelay", "nobody") if _user_exists(u))
+    pw = pwd.getpwnam(user)
+    os.chmod(lab.tmpdir, 0o755)
+    tdir = lab.path("log")
+    os.mkdir(tdir, 0o750)
+    os.chown(tdir, pw.pw_uid, pw.pw_gid)
+    trail = os.path.join(tdir, "trail.json")
+    t = Topology(lab, binary, log_level="info", write=False, extra=["--trail", trail, "--user", user])
+    ps = t.cli.packet_socket(t.c_if)
+    dst_mac = lib.multicast_mac(MCAST)
+    sent = {}  # mac -> (address, xid, duid)
+    frames = []
+    for k in range(n):
+        mac = bytes([0x02, 0x42, 0, 0, 0, k + 1])
+        addr = f"2001:db8:1::b:{k + 1:x}"
+        xid = 0x420000 + k
+        m = client_msg(ADDR_REG_INFORM, xid, opt(OPT_CLIENTID, duid_ll(mac)), ia_addr(addr, 3600, 7200))
+        sent[mac.hex(":")] = (addr, f"0x{xid:06x}", duid_ll(mac).hex())
+        frames.append(lib.udp6_frame(mac, dst_mac, addr, MCAST, 546, 547, m))
+    for f in frames:
+        ps.send(f)
+    got = recv_all_server(t.server, n)
+    c.eq(len(got), n, f"the server receives {n} Relay-forwards")
+    rx = re.compile(r"ADDR-REG-INFORM address (\S+) mac (\S+) duid (\S+) interface \S+ source (\S+) xid (0x[0-9a-f]+)")
+    deadline = time.monotonic() + 5
+    while len(rx.findall(t.relay.log())) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = rx.findall(t.relay.log())
+    c.eq(len(lines), n, f"{n} ADDR-REG-INFORM info lines")
+    wrong = [ln for ln in lines if ln[1] not in sent or (ln[0], ln[4], ln[2]) != sent[ln[1]] or ln[3] != ln[0]]
+    c.eq(wrong, [], "each log line's address, DUID and source belong to its own MAC and xid")
+    c.eq(t.relay.stop(), 0, "SIGTERM: exit status 0")
+    recs = [json.loads(ln) for ln in open(trail) if ln.strip()]
+    c.eq(len(recs), n, f"{n} trail records")
+    bad = [r for r in recs if r.get("client.mac") not in sent
+           or (r.get("client.ip"), r.get("dhcp6.xid"), r.get("dhcp6.duid")) != sent[r["client.mac"]]]
+    c.eq(bad, [], "each trail record's address and DUID belong to its own MAC and xid")
+
+
+def _user_exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def recv_all_server(sock, want, timeout=5.0):
+    out, end = [], time.monotonic() + timeout
+    while len(out) < want and time.monotonic() < end:
+        g = recv(sock, max(0.01, end - time.monotonic()))
+        if g:
+            out.append(g)
+    return out
+
+
 def group_senderrors(c, lab, binary):
     """Send failures are logged when they happen (once per server per interval), counted per
     server, and never claimed as sent; ICMPv6 errors from a server are counted."""
@@ -671,7 +735,7 @@ def group_senderrors(c, lab, binary):
 
 
 GROUPS = {"senderrors": (group_senderrors, 40), "forward": (group_forward, 40), "drops": (group_drops, 40), "pcap": (group_pcap, 40),
-          "nostate": (group_nostate, 55), "gso": (group_gso, 50)}
+          "nostate": (group_nostate, 55), "gso": (group_gso, 50), "burst": (group_burst, 40)}
 
 
 def main():
