@@ -7,6 +7,7 @@
 #include <pcap/pcap.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -196,6 +197,26 @@ void SharedCapture::release_block() {
     __atomic_store_n(status_word(b), uint32_t(TP_STATUS_KERNEL), __ATOMIC_RELEASE);
     block_ = (block_ + 1) % blocks_;
     in_block_ = false;
+}
+
+ReadStatus SharedCapture::next_routed(const Route& route, SharedFrame& f, size_t& port) {
+    for (;;) {
+        const ReadStatus st = next(f);
+        if (st == ReadStatus::kError) spdlog::error("{}", error_);
+        if (st != ReadStatus::kPacket) return st;
+        auto it = std::lower_bound(route.begin(), route.end(), f.ifindex,
+                                   [](const auto& r, unsigned x) { return r.first < x; });
+        if (it == route.end() || it->first != f.ifindex) continue;
+        port = it->second;
+        return st;
+    }
+}
+
+std::string SharedCapture::take_socket_error() {
+    int e = 0;
+    socklen_t el = sizeof e;
+    ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &e, &el);
+    return strerror(e);
 }
 
 ReadStatus SharedCapture::next(SharedFrame& f) {

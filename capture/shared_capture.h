@@ -92,6 +92,15 @@ public:
     // The next frame of a served interface: kPacket, kTimeout when no handed-over block holds
     // more, kError (error()) when the ring is unusable.
     ReadStatus next(SharedFrame& f);
+    // The ports of the served interfaces, as a daemon numbers them: (ifindex, port) sorted by
+    // ifindex, rebuilt by the daemon at each wake-up.
+    using Route = std::vector<std::pair<unsigned, size_t>>;
+    // The next frame of an interface in `route`, with its port: kPacket; frames of an ifindex not
+    // in it (a port closed meanwhile) are skipped. kError is logged (one line) before it returns.
+    ReadStatus next_routed(const Route& route, SharedFrame& f, size_t& port);
+    // After poll() reported POLLERR or POLLNVAL: the socket's pending error, read (and so
+    // cleared, lest poll() report it again at once), for a log line.
+    std::string take_socket_error();
     const SharedStats& stats() const { return stats_; }
     // Frames the kernel dropped (ring full) since the socket opened, all interfaces together.
     uint64_t kernel_drops() const;

@@ -129,7 +129,7 @@ private:
     // --capture shared: the frames of every client interface from the one socket, up to `max`.
     size_t serve_shared(size_t max);
     std::unique_ptr<capture::SharedCapture> shared_;  // opened with the first port
-    std::vector<std::pair<unsigned, size_t>> route_;  // shared: ifindex -> port, sorted, per wake-up
+    capture::SharedCapture::Route route_;  // shared: ifindex -> port, sorted, per wake-up
     // The frames of one batch, copied: an action's message (the log line, the trail and --write
     // records, all written after the batch's sends) is a view of its frame, and a capture's
     // buffer holds one frame at a time (libpcap's pcap_next_ex on a ring copies each frame into
@@ -699,23 +699,14 @@ void RelayDaemon::take_frame(size_t i, const capture::Packet& pkt, int linktype,
 size_t RelayDaemon::serve_shared(size_t max) {
     capture::SharedFrame f;
     capture::Packet pkt;
-    size_t k = 0, used = 0;
-    for (; k < max; ++k) {
-        const capture::ReadStatus st = shared_->next(f);
-        if (st == capture::ReadStatus::kError) {
-            spdlog::error("shared capture: {}", shared_->error());
-            break;
-        }
-        if (st != capture::ReadStatus::kPacket) break;
-        auto it = std::lower_bound(route_.begin(), route_.end(), f.ifindex,
-                                   [](const auto& r, unsigned x) { return r.first < x; });
-        if (it == route_.end() || it->first != f.ifindex) continue;  // a port closed meanwhile
+    size_t k = 0, used = 0, port = 0;
+    for (; k < max && shared_->next_routed(route_, f, port) == capture::ReadStatus::kPacket; ++k) {
         batch_frames_[used].assign(f.data.begin(), f.data.end());  // see batch_frames_
         pkt.ts = f.ts;
         pkt.data = {batch_frames_[used].data(), batch_frames_[used].size()};
         pkt.wire_len = f.wire_len;
-        take_frame(it->second, pkt, shared_->linktype(), used);
-        tracker_.capture_ok(it->second);
+        take_frame(port, pkt, shared_->linktype(), used);
+        tracker_.capture_ok(port);
         if (++used == kBatch) {
             flush_sends(used);
             used = 0;
@@ -1130,12 +1121,9 @@ int RelayDaemon::run() {
             if (!more) break;
         }
         if (pfds.size() > shared_at) {
-            if (pfds[shared_at].revents & (POLLERR | POLLNVAL)) {
-                int e = 0;  // read (and so cleared) lest poll() report it again at once
-                socklen_t el = sizeof e;
-                ::getsockopt(shared_->fd(), SOL_SOCKET, SO_ERROR, &e, &el);
-                spdlog::error("shared capture: the socket reported an error: {}", strerror(e));
-            } else if (pfds[shared_at].revents & POLLIN) {
+            if (pfds[shared_at].revents & (POLLERR | POLLNVAL))
+                spdlog::error("shared capture: the socket reported an error: {}", shared_->take_socket_error());
+            else if (pfds[shared_at].revents & POLLIN) {
                 handled += serve_shared(kBatch * kMaxRounds);  // about one block's worth
             }
         }

@@ -167,7 +167,7 @@ private:
     capture::Notifier notify_;  // systemd Type=notify (no-op without NOTIFY_SOCKET)
     std::unique_ptr<capture::PacketSink> rec_;
     std::unique_ptr<capture::SharedCapture> shared_;  // --capture shared, opened with the first port
-    std::vector<std::pair<unsigned, size_t>> route_;  // shared: ifindex -> port, sorted, per wake-up
+    capture::SharedCapture::Route route_;  // shared: ifindex -> port, sorted, per wake-up
     std::vector<uint8_t> recbuf_;
     uint64_t inject_errors_ = 0, record_errors_ = 0;
     std::string last_inject_error_;
@@ -470,22 +470,13 @@ size_t SnoopDaemon::serve(size_t i) {
 size_t SnoopDaemon::serve_shared(size_t max) {
     capture::SharedFrame f;
     capture::Packet pkt;
-    size_t k = 0;
-    for (; k < max; ++k) {
-        const capture::ReadStatus st = shared_->next(f);
-        if (st == capture::ReadStatus::kError) {
-            spdlog::error("shared capture: {}", shared_->error());
-            break;
-        }
-        if (st != capture::ReadStatus::kPacket) break;
-        auto it = std::lower_bound(route_.begin(), route_.end(), f.ifindex,
-                                   [](const auto& r, unsigned x) { return r.first < x; });
-        if (it == route_.end() || it->first != f.ifindex) continue;  // a port closed meanwhile
+    size_t k = 0, port = 0;
+    for (; k < max && shared_->next_routed(route_, f, port) == capture::ReadStatus::kPacket; ++k) {
         pkt.ts = f.ts;
         pkt.data = f.data;
         pkt.wire_len = f.wire_len;
-        handle(it->second, pkt, shared_->linktype());
-        tracker_.capture_ok(it->second);
+        handle(port, pkt, shared_->linktype());
+        tracker_.capture_ok(port);
     }
     return k;
 }
@@ -895,12 +886,8 @@ int SnoopDaemon::run() {
             if (!more) break;
         }
         if (pfds.size() > nports) {
-            if (pfds[nports].revents & (POLLERR | POLLNVAL)) {
-                int e = 0;  // read (and so cleared) lest poll() report it again at once
-                socklen_t el = sizeof e;
-                ::getsockopt(shared_->fd(), SOL_SOCKET, SO_ERROR, &e, &el);
-                spdlog::error("shared capture: the socket reported an error: {}", strerror(e));
-            }
+            if (pfds[nports].revents & (POLLERR | POLLNVAL))
+                spdlog::error("shared capture: the socket reported an error: {}", shared_->take_socket_error());
             else if (pfds[nports].revents & POLLIN)
                 handled += serve_shared(kBatch * kMaxRounds);  // about one block's worth
         }

@@ -21,7 +21,6 @@ Exits 0 when every check passes, 1 otherwise, 77 (skip) when not root.
 import calendar
 import json
 import os
-import pwd
 import re
 import signal
 import subprocess
@@ -38,13 +37,6 @@ from relay_live_test import (CLIENT, RELAY_LINK, RELAY_UP, SERVER_DUID, Topology
                              recv, solicit)
 
 TIME_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def _user(name):
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        return None
 
 
 def read_lines(path):
@@ -76,13 +68,7 @@ def records(c, lines, what):
 
 
 def group_relay(c, lab, binary):
-    # As /var/log/regrelay: a directory the unprivileged user the relay runs as may write.
-    user = next(u for u in ("regrelay", "nobody") if _user(u))
-    pw = pwd.getpwnam(user)
-    os.chmod(lab.tmpdir, 0o755)
-    tdir = lab.path("log")
-    os.mkdir(tdir, 0o750)
-    os.chown(tdir, pw.pw_uid, pw.pw_gid)
+    user, tdir = lab.daemon_dir("log")
     trail = os.path.join(tdir, "trail.json")
     t = Topology(lab, binary, log_level="info", write=False,
                  extra=["--log-format", "json", "--trail", trail, "--rate-limit-mac", "1/3", "--user", user])

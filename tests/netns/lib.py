@@ -357,6 +357,24 @@ class Lab:
     def path(self, name: str) -> str:
         return os.path.join(self.tmpdir, name)
 
+    def daemon_dir(self, name: str) -> tuple[str, str]:
+        """(user, directory): a directory of the lab that the unprivileged user a daemon switches
+        to (regrelay, else nobody) may write, as /var/log/regrelay is, for its --trail file."""
+        import pwd
+        for user in ("regrelay", "nobody"):
+            try:
+                pw = pwd.getpwnam(user)
+                break
+            except KeyError:
+                continue
+        else:
+            raise RuntimeError("no regrelay or nobody user")
+        os.chmod(self.tmpdir, 0o755)
+        d = self.path(name)
+        os.mkdir(d, 0o750)
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+        return user, d
+
     def netns(self, role: str) -> Netns:
         """A new namespace with lo up, DAD off for new interfaces and no router solicitations."""
         if not re.fullmatch(r"[a-z0-9]{1,6}", role):

@@ -41,7 +41,6 @@ Exits 0 when every check passes, 1 otherwise, 77 (skip) when not root.
 
 import json
 import os
-import pwd
 import re
 import select
 import shutil
@@ -640,13 +639,7 @@ def group_gso(c, lab, binary, clients=300, bursts=3):
 
 
 def group_burst(c, lab, binary, n=40):
-    # As /var/log/regrelay: a directory the unprivileged user the relay runs as may write.
-    user = next(u for u in ("regrelay", "nobody") if _user_exists(u))
-    pw = pwd.getpwnam(user)
-    os.chmod(lab.tmpdir, 0o755)
-    tdir = lab.path("log")
-    os.mkdir(tdir, 0o750)
-    os.chown(tdir, pw.pw_uid, pw.pw_gid)
+    user, tdir = lab.daemon_dir("log")
     trail = os.path.join(tdir, "trail.json")
     t = Topology(lab, binary, log_level="info", write=False, extra=["--trail", trail, "--user", user])
     ps = t.cli.packet_socket(t.c_if)
@@ -678,14 +671,6 @@ def group_burst(c, lab, binary, n=40):
     bad = [r for r in recs if r.get("client.mac") not in sent
            or (r.get("client.ip"), r.get("dhcp6.xid"), r.get("dhcp6.duid")) != sent[r["client.mac"]]]
     c.eq(bad, [], "each trail record's address and DUID belong to its own MAC and xid")
-
-
-def _user_exists(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 def recv_all_server(sock, want, timeout=5.0):
