@@ -33,6 +33,9 @@ GROUP:
           on an access port, tagged on the trunk); no client sees another client's message.
   snoop-bridge  the same with `regrelay snoop --bridge br0 --uplink uplink`: the client ports
           and their VLANs come from the bridge (netlink), no --client-port or --port-vlan.
+  shared  snoop-bridge with `--capture shared` for both daemons: snoop's one TPACKET_V3 socket
+          for every bridge port (VLAN tags from the packet's metadata), the relay's for its three
+          802.1Q sub-interfaces (the trunk's tagged copies are not served); on Debian's kernel.
 GROUP may be a comma-separated list (one process per group, the worst status wins). A snoop
 group exits 77 when the binary's snoop lacks --port-vlan (snoop) or --bridge (snoop-bridge).
 
@@ -238,7 +241,7 @@ class Topology:
     """snoop: None (the bridge alone), "port-vlan" (regrelay snoop with every port's VLANs given
     by --port-vlan) or "bridge" (regrelay snoop --bridge br0: ports and VLANs from netlink)."""
 
-    def __init__(self, lab, binary, snoop=None):
+    def __init__(self, lab, binary, snoop=None, capture=()):
         self.lab = lab
         self.sw, self.rtr, self.srv = netns(lab, "sw"), netns(lab, "rtr"), netns(lab, "srv")
         self.sw.ip("link", "add", "br0", "type", "bridge", "vlan_filtering", "1", "vlan_default_pvid", "0",
@@ -294,6 +297,7 @@ class Topology:
         self.snoop = None
         if snoop:
             argv = [binary, "snoop", "--uplink", "uplink", "--install-filters", "--log-level", "debug"]
+            argv += list(capture)
             if snoop == "bridge":
                 argv += ["--bridge", "br0"]
             else:
@@ -306,7 +310,7 @@ class Topology:
                 self.snoop.wait_log(r"snooping \w+ port " + re.escape(port) + r"\b", timeout=30)
             self.snoop.wait_log(r"installed nftables table bridge", timeout=30)
         self.kea = Kea(lab, self.srv, s_if, self.clients)
-        argv = [binary, "relay", "--server", SERVER, "--log-level", "debug"]
+        argv = [binary, "relay", "--server", SERVER, "--log-level", "debug", *capture]
         for vlan in VLANS:
             argv += ["--client-iface", f"up.{vlan}"]
         self.relay = self.rtr.spawn(argv, name="relay")
@@ -326,14 +330,22 @@ def group_snoop_bridge(c, lab, binary):
     exchanges(c, lab, binary, "bridge")
 
 
+def group_shared(c, lab, binary):
+    t = exchanges(c, lab, binary, "bridge", ("--capture", "shared"))
+    if t:
+        c.check("one shared TPACKET_V3 socket for every port" in t.snoop.log(), "snoop: one shared capture socket")
+        c.check("one shared TPACKET_V3 socket for every client interface" in t.relay.log(),
+                "relay: one shared capture socket")
+
+
 def snoop_has(binary, option):
     r = lib.run([binary, "snoop", "--help"], check=False)
     return option in r.stdout + r.stderr
 
 
-def exchanges(c, lab, binary, snoop):
+def exchanges(c, lab, binary, snoop, capture=()):
     t0 = time.monotonic()
-    t = Topology(lab, binary, snoop)
+    t = Topology(lab, binary, snoop, capture)
     print(f"measure: topology, Kea and relay up in {time.monotonic() - t0:.1f} s", flush=True)
     t0 = time.monotonic()
     print(f"bridge VLAN table:\n{t.sw.exec('bridge', 'vlan', 'show').stdout}", flush=True)
@@ -399,7 +411,7 @@ def exchanges(c, lab, binary, snoop):
 
     if snoop:
         ldra_checks(c, t)
-        return
+        return t
     # Control: without VLAN filtering the same bridge leaks a VLAN 10 client's Solicit to VLAN 20.
     t.sw.ip("link", "set", "br0", "type", "bridge", "vlan_filtering", "0")
     c1 = t.clients[0]
@@ -456,7 +468,7 @@ def ldra_checks(c, t):
     c.eq(t.snoop.stop(), 0, "snoop: SIGTERM, exit status 0")
 
 
-GROUPS = {"relay": group_relay, "snoop": group_snoop, "snoop-bridge": group_snoop_bridge}
+GROUPS = {"relay": group_relay, "snoop": group_snoop, "snoop-bridge": group_snoop_bridge, "shared": group_shared}
 LIMIT = 200  # seconds; under TCG emulation a run takes about a minute
 
 
@@ -487,14 +499,14 @@ def main():
     if os.geteuid() == 0 and not vlan_filtering_supported():
         print("SKIP: this kernel has no VLAN-filtering bridge (run it in the VM: tests/vm/run_vm.py)", flush=True)
         return lib.SKIP
-    if len(sys.argv) == 3 and sys.argv[2].startswith("snoop"):
-        option = "--bridge" if sys.argv[2] == "snoop-bridge" else "--port-vlan"
+    if len(sys.argv) == 3 and (sys.argv[2].startswith("snoop") or sys.argv[2] == "shared"):
+        option = "--port-vlan" if sys.argv[2] == "snoop" else "--bridge"
         if not snoop_has(sys.argv[1], option):
             print(f"SKIP: this regrelay snoop has no {option}", flush=True)
             return lib.SKIP
     return lib.run_groups("rrvm", GROUPS, LIMIT, log_chars=6000, timed=True,
                           needs=lambda g: [(KEA, "kea-dhcp6-server"), ("bridge", "iproute2"),
-                                           *([("nft", "nftables")] if g.startswith("snoop") else [])])
+                                           *([("nft", "nftables")] if g != "relay" else [])])
 
 
 if __name__ == "__main__":
