@@ -178,7 +178,10 @@ void UdpSocket::set_peers(const std::vector<std::pair<Ip6Addr, Ip6Addr>>& want, 
             errs.push_back(err);
             continue;
         }
-        next.push_back(Peer{dst, src, fd, false, {}});
+        Peer& p = next.emplace_back();
+        p.dst = dst;
+        p.src = src;
+        p.fd = fd;
     }
     for (auto& p : old) ::close(p.fd);
     peers_ = std::move(next);

@@ -209,23 +209,8 @@ std::vector<std::string> FloodGuard::report(uint64_t now_ns, const std::vector<s
                             secs + " s: dropped " + std::to_string(p.port_drops + p.mac_drops) + " (rate-limit-port " +
                             std::to_string(p.port_drops) + ", rate-limit-mac " + std::to_string(p.mac_drops) + "), " +
                             std::to_string(p.suppressed) + " info lines suppressed";
-            // MACs dropped at least twice for sure (count - error >= 2): a spoofed random-MAC
-            // flood has no top MAC, and its singletons are not worth naming.
-            std::string named;
-            int n = 0;
-            for (const auto& it : p.top.top()) {
-                if (it.count - it.error < 2 || n == 5) continue;
-                named += ' ';
-                named += mac_text(it.key);
-                named += ' ';
-                named += std::to_string(it.count);
-                if (it.error) {
-                    named += " (-";
-                    named += std::to_string(it.error);
-                    named += ')';
-                }
-                ++n;
-            }
+            // MACs dropped at least twice for sure: a spoofed random-MAC flood has no top MAC.
+            const std::string named = top_text(p.top, mac_text);
             if (!named.empty()) s += "; top MACs dropped:" + named;
             else if (p.port_drops + p.mac_drops) s += "; no MAC dropped twice";
             lines.push_back(std::move(s));

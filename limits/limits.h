@@ -178,6 +178,29 @@ std::vector<typename TopTalkers<K, Key>::Item> TopTalkers<K, Key>::top() const {
     return v;
 }
 
+// For a flood summary line: " KEY COUNT[ (-ERROR)]" for each of the `most` heaviest keys that
+// were counted at least twice for sure (count - error >= 2): a flood from random keys has no top
+// talker, and its singletons are not worth naming. Empty when there is none.
+template <size_t K, class Key, class KeyText>
+std::string top_text(const TopTalkers<K, Key>& top, KeyText key_text, int most = 5) {
+    std::string out;
+    int n = 0;
+    for (const auto& it : top.top()) {
+        if (it.count - it.error < 2 || n == most) continue;
+        out += ' ';
+        out += key_text(it.key);
+        out += ' ';
+        out += std::to_string(it.count);
+        if (it.error) {
+            out += " (-";
+            out += std::to_string(it.error);
+            out += ')';
+        }
+        ++n;
+    }
+    return out;
+}
+
 // The configuration both engines take (Config::limits).
 struct Config {
     // Defaults far above any legitimate host or link (docs/relay.md, "Flood limits"): a DHCPv6

@@ -82,6 +82,8 @@ private:
     std::vector<std::unique_ptr<capture::UdpSocket>> addr_socks_;
     std::map<std::string, std::pair<unsigned, std::unique_ptr<capture::UdpSocket>>> group_socks_;
     std::vector<capture::UdpSocket*> polled_, pending_sock_;
+    std::vector<capture::UdpSocket*> tx_socks_;  // send_pending(): reused, no allocation per batch
+    std::vector<capture::Datagram> tx_;
     capture::Notifier notify_;
     std::unique_ptr<obs::MetricsServer> metrics_;
     std::map<std::string, unsigned> joined_;  // interface -> ifindex joined to ff02::1:2 on
@@ -448,10 +450,11 @@ void Daemon::commit_and_send() {
 void Daemon::send_pending() {
     if (pending_.empty()) return;
     // Out of the socket each came in on: a relay gets its reply from the address it sent to.
-    std::vector<capture::UdpSocket*> socks;
+    std::vector<capture::UdpSocket*>& socks = tx_socks_;
+    socks.clear();
     for (auto* sk : pending_sock_)
         if (std::find(socks.begin(), socks.end(), sk) == socks.end()) socks.push_back(sk);
-    std::vector<capture::Datagram> out;
+    std::vector<capture::Datagram>& out = tx_;
     for (auto* sock : socks) {
         out.clear();
         for (size_t i = 0; i < pending_.size() && i < pending_sock_.size(); ++i) {

@@ -285,24 +285,7 @@ std::vector<std::string> Engine::flood_report(uint64_t now_ns, bool flush) {
         s += std::to_string(f.link);
         s += ')';
         // Keys dropped at least twice for sure: a flood from random addresses has no top talker.
-        auto named = [](const auto& top) {
-            std::string n;
-            int k = 0;
-            for (const auto& it : top.top()) {
-                if (it.count - it.error < 2 || k == 5) continue;
-                n += ' ';
-                n += it.key.str();
-                n += ' ';
-                n += std::to_string(it.count);
-                if (it.error) {
-                    n += " (-";
-                    n += std::to_string(it.error);
-                    n += ')';
-                }
-                ++k;
-            }
-            return n;
-        };
+        auto named = [](const auto& top) { return limits::top_text(top, [](const auto& key) { return key.str(); }); };
         std::string src = named(f.sources), rel = named(f.relays);
         s += src.empty() ? "; no address dropped twice" : "; top addresses dropped:";
         s += src;

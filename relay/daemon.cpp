@@ -211,7 +211,6 @@ private:
     bool gso_wanted_ = false;  // some peer has GSO on
     void choose_gso();
     void check_gso();
-    uint64_t go_gso(size_t out_index) const { return out_[out_index].gso ? 1 : 0; }
     Ip6Addr upstream_source(const Ip6Addr& dst) const {
         for (const auto& [d, src] : upstream_src_)
             if (d == dst) return src;
@@ -240,7 +239,7 @@ void RelayDaemon::rebuild_servers() {
     for (const auto& d : dsts) {
         auto it = std::find_if(servers_.begin(), servers_.end(), [&](const ServerStats& s) { return s.addr == d; });
         if (it != servers_.end()) next.push_back(std::move(*it));
-        else next.push_back(ServerStats{d, 0, 0, 0, {}, {}, {}, 0, false, {}, {}});
+        else next.emplace_back().addr = d;
     }
     servers_ = std::move(next);
 }
@@ -248,7 +247,7 @@ void RelayDaemon::rebuild_servers() {
 ServerStats& RelayDaemon::server_stats(const Ip6Addr& a) {
     for (auto& s : servers_)
         if (s.addr == a) return s;
-    servers_.push_back(ServerStats{a, 0, 0, 0, {}, {}, {}, 0, false, {}, {}});
+    servers_.emplace_back().addr = a;
     return servers_.back();
 }
 
@@ -606,7 +605,7 @@ void RelayDaemon::flush_sends(size_t used) {
                     ServerStats& st = server_stats(s.dst);
                     if (e == 0) {
                         ++st.sent;
-                        st.gso_sent += go_gso(base + k);
+                        st.gso_sent += out_[base + k].gso;
                     } else {
                         ++st.failed;
                         // The cached source may be gone: the kernel chooses until the next sync.
